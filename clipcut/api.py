@@ -1,0 +1,96 @@
+"""The library face: index_video(), search(), cut_clips()."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import cache, models
+from .config import Config
+from .cut import cut_clips
+from .errors import ClipcutError
+from .index.pipeline import IndexRequest, IndexResult, Reporter, index_video, media_files
+from .query import pipeline as qpipe
+from .query import timephrase
+from .query.encoder import QueryEncoder, clip_text_vector
+from .types import Clip
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000  # longer queries are cut here (the encoder reads 256 word pieces)
+
+__all__ = ["index_video", "search", "cut_clips", "SearchResult", "IndexRequest", "Reporter"]
+
+
+@dataclass
+class SearchResult:
+    query: str                     # as given
+    semantic: str                  # the part used for matching (time phrase removed)
+    time_phrase: str
+    k: int                         # crisp attention's routed k
+    tokens: tuple[str, ...]
+    weights: dict                  # modality weights
+    clips: list[Clip]
+    has_video: dict[str, bool] = field(default_factory=dict)
+    searched: list[str] = field(default_factory=list)
+
+
+def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
+    return QueryEncoder(models.load_text_model(text_model), cfg.query.crisp_k, cfg.query.crisp_mix)
+
+
+def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
+    """(loaded caches, media files without a usable cache) in a folder, recursively."""
+    found, missing = [], []
+    for video in media_files([folder]):
+        idx = next((i for i in map(cache.load, cache.candidates(video)) if i is not None), None)
+        if idx is not None and idx.meta.get("source") == cache.fingerprint(video) \
+                and idx.meta.get("schema") == cache.SCHEMA:
+            found.append(idx)
+        else:
+            missing.append(video)
+    return found, missing
+
+
+def search(target: str | Path, query: str, cfg: Config, n: int = 5,
+           req: IndexRequest = IndexRequest(), reporter: Reporter | None = None) -> SearchResult:
+    """Rank clips of one recording (indexed first when needed) or of every indexed recording
+    in a folder."""
+    query = " ".join(query.split())
+    if not query:
+        raise ClipcutError("the query is empty; say what to look for, e.g. \"pricing objection\"")
+    if len(query) > MAX_QUERY_CHARS:
+        log.warning("query is %d characters long; only the first %d are used", len(query),
+                    MAX_QUERY_CHARS)
+        query = query[:MAX_QUERY_CHARS]
+    if n < 1:
+        raise ClipcutError("-n must be at least 1")
+    target = Path(target)
+    if target.is_dir():
+        indexes, missing = indexed_in_folder(target)
+        if missing:
+            log.warning("%s: %d recording(s) not indexed yet are skipped; run `clipcut index %s`",
+                        target, len(missing), target)
+        if not indexes:
+            raise ClipcutError("no indexed recordings in this folder; run `clipcut index FOLDER` "
+                               "first", path=target)
+    else:
+        indexes = [index_video(target, cfg, req, reporter).index]
+
+    semantic, prior = timephrase.parse(query)
+    if not semantic:
+        semantic = query if prior is None else "the discussion"
+    encoder = _encoder(cfg, req.text_model or cfg.text.model)
+    visual = next((i for i in indexes if i.meta["modalities"].get("visual")), None)
+    q = encoder.encode(semantic, visual_on=visual is not None)
+    if visual is not None:
+        model, tokenizer = models.load_open_clip(visual.meta["visual_arch"],
+                                                 visual.meta["visual_weights"])
+        q = replace(q, visual=clip_text_vector(model, tokenizer, semantic))
+    ranked = []
+    for idx in indexes:
+        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior))
+    clips = qpipe.select_clips(ranked, cfg.query, n)
+    return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
+                        clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},
+                        [i.meta["video"] for i in indexes])

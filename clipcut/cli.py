@@ -1,0 +1,276 @@
+"""The `clipcut` command: parses, calls the library, prints. Results go to stdout; progress,
+warnings and errors to stderr. Exit codes follow grep: 0 found, 1 no match, 2 error."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="Pull the moments that answer a query out of long recordings.")
+log = logging.getLogger("clipcut")
+
+
+class Asr(str, Enum):
+    faster_whisper = "faster-whisper"
+    openai_whisper = "openai-whisper"
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("clipcut: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR)
+    logging.getLogger("clipcut").setLevel(level)
+    logging.getLogger("clipcut").propagate = True
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _reporter(quiet: bool, label: str):
+    """Rich progress bars on stderr when it is a terminal; silent otherwise."""
+    from .index.pipeline import Reporter
+
+    if quiet or not sys.stderr.isatty():
+        return Reporter()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class RichReporter(Reporter):
+        def __init__(self):
+            self.progress = Progress(TextColumn(f"{label} [bold]{{task.description}}"), BarColumn(),
+                                     TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                                     console=_stderr_console(), transient=True)
+            self.task = None
+
+        def start(self, stage, total=None):
+            if self.task is None:
+                self.progress.start()
+            else:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(stage, total=total)
+
+        def update(self, done):
+            if self.task is not None:
+                self.progress.update(self.task, completed=done)
+
+        def finish(self):
+            if self.task is not None:
+                self.progress.update(self.task, completed=self.progress.tasks[-1].total or 1,
+                                     total=self.progress.tasks[-1].total or 1)
+
+        def close(self):
+            self.progress.stop()
+
+    return RichReporter()
+
+
+def _request(captions, asr, asr_model, text_model, visual_model, visual_weights, force=False):
+    from .index.pipeline import IndexRequest
+
+    return IndexRequest(captions=str(captions or ""), asr=asr.value if asr else "",
+                        asr_model=str(asr_model or ""), text_model=str(text_model or ""),
+                        visual_model=visual_model or "", visual_weights=str(visual_weights or ""),
+                        force=force)
+
+
+# Options shared by both commands
+CaptionsOpt = typer.Option(None, "--captions", help="Caption file (.vtt/.srt) to use instead of ASR.")
+AsrOpt = typer.Option(None, "--asr", help="ASR backend (default from config: faster-whisper).")
+AsrModelOpt = typer.Option(None, "--asr-model", help="Local ASR model: a CTranslate2 folder, or an openai-whisper .pt file.")
+TextModelOpt = typer.Option(None, "--text-model", help="Local sentence-transformers model folder.")
+VisualModelOpt = typer.Option(None, "--visual-model", help="open_clip architecture (default ViT-B-32).")
+VisualWeightsOpt = typer.Option(None, "--visual-weights", help="Local open_clip checkpoint file; without one the visual modality is off.")
+ConfigOpt = typer.Option(None, "--config", help="TOML file overriding configs/default.toml.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Only errors on stderr.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="More detail on stderr.")
+
+
+@app.command()
+def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (searched recursively)."),
+          captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
+          asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
+          visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
+          force: bool = typer.Option(False, "--force", help="Rebuild caches even when current."),
+          config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+    """Build the cache beside each recording (skips recordings whose cache is current)."""
+    _setup_logging(quiet, verbose)
+    from .config import load_config
+    from .errors import ClipcutError
+    from .index.pipeline import index_video, media_files
+
+    cfg = load_config(config)
+    files = media_files(paths)
+    if captions and len(files) != 1:
+        raise ClipcutError("--captions applies to a single recording; pass one file")
+    if not files:
+        raise ClipcutError("no media files found; pass recordings or folders that hold them")
+    req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights, force)
+    counts = {"indexed": 0, "skipped": 0, "failed": 0}
+    for f in files:
+        rep = _reporter(quiet, f.name)
+        t0 = time.perf_counter()
+        try:
+            res = index_video(f, cfg, req, rep)
+        except ClipcutError as exc:
+            if len(files) == 1 or os.environ.get("CLIPCUT_DEBUG"):
+                raise
+            counts["failed"] += 1
+            log.error("%s", exc)
+            continue
+        finally:
+            getattr(rep, "close", lambda: None)()
+        if res.built:
+            counts["indexed"] += 1
+            log.info("%s: indexed in %.1f s -> %s", f, time.perf_counter() - t0, res.cache_path)
+        else:
+            counts["skipped"] += 1
+            log.info("%s: cache is current (%s)", f, res.cache_path)
+    if len(files) > 1 or verbose:
+        if not quiet:
+            print(f"clipcut: {counts['indexed']} indexed, {counts['skipped']} up to date, "
+                  f"{counts['failed']} failed", file=sys.stderr)
+    raise typer.Exit(2 if counts["failed"] else 0)
+
+
+def _fmt_time(t: float) -> str:
+    m, s = divmod(t, 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
+
+
+def _json(result, target: Path) -> str:
+    clips = [{"rank": c.rank, "video": c.video, "start": round(c.start, 3), "end": round(c.end, 3),
+              "score": round(c.score, 4), "file": c.file, "text": c.text,
+              "modality": {k: round(v, 4) for k, v in sorted(c.modality.items())}}
+             for c in result.clips]
+    return json.dumps({"video": str(target), "query": result.query,
+                       "status": "ok" if clips else "no_match", "clips": clips},
+                      ensure_ascii=False, indent=2)
+
+
+def _table(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    many = len(set(c.video for c in result.clips)) > 1
+    table = Table(title=f"{len(result.clips)} clips for \u201c{result.query}\u201d", title_justify="left")
+    table.add_column("#", justify="right")
+    if many:
+        table.add_column("recording")
+    for name in ("start", "end", "len"):
+        table.add_column(name, justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("text", overflow="fold", ratio=1)
+    table.add_column("file")
+    for c in result.clips:
+        text = c.text if len(c.text) <= 160 else c.text[:157] + "..."
+        row = [str(c.rank)] + ([Path(c.video).name] if many else [])
+        row += [_fmt_time(c.start), _fmt_time(c.end), f"{c.end - c.start:.1f}s", f"{c.score:.3f}",
+                text, Path(c.file).name if c.file else "-"]
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)
+
+
+@app.command()
+def query(target: Path = typer.Argument(..., help="A recording, or a folder of indexed recordings."),
+          text: str = typer.Argument(..., metavar="QUERY", help="What to find, e.g. \"pricing objection\"."),
+          n: int = typer.Option(5, "-n", "--top", help="Number of clips."),
+          out: Path = typer.Option(Path("clips"), "-o", "--out", help="Folder for the clip files."),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+          no_cut: bool = typer.Option(False, "--no-cut", help="Timestamps only; write no files."),
+          copy: bool = typer.Option(False, "--copy", help="Stream copy (fast, cuts on keyframes)."),
+          force: bool = typer.Option(False, "--force", help="Overwrite files clipcut did not write."),
+          min_len: Optional[float] = typer.Option(None, "--min-len", help="Shortest clip, s."),
+          max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
+          pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
+          threshold: Optional[float] = typer.Option(None, "--threshold", help="Confidence threshold (cosine units)."),
+          captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
+          asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
+          visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
+          config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+    """Find the clips of TARGET that answer QUERY, print them and cut them into -o."""
+    _setup_logging(quiet, verbose)
+    from dataclasses import replace
+
+    from .api import search
+    from .config import load_config
+    from .cut import cut_clips
+
+    cfg = load_config(config)
+    changes = {k: v for k, v in {"min_len": min_len, "max_len": max_len, "pad": pad,
+                                 "min_score": threshold}.items() if v is not None}
+    if changes:
+        cfg = cfg.with_section("query", **changes)
+    if copy:
+        cfg = replace(cfg, cut=replace(cfg.cut, reencode=False))
+    req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights)
+    rep = _reporter(quiet, target.name)
+    try:
+        result = search(target, text, cfg, n, req, rep)
+    finally:
+        getattr(rep, "close", lambda: None)()
+    log.info("query %r: k=%d tokens=%s weights=%s%s", result.semantic, result.k,
+             " ".join(result.tokens), result.weights,
+             f" time={result.time_phrase!r}" if result.time_phrase else "")
+    if result.clips and not no_cut:
+        result.clips = cut_clips(result.clips, out, result.has_video, cfg.cut, force)
+    if as_json:
+        print(_json(result, target))
+    elif result.clips:
+        _table(result)
+    if not result.clips:
+        if as_json:
+            print("clipcut: No matching segments found", file=sys.stderr)
+        else:
+            print("No matching segments found")
+        raise typer.Exit(1)
+    raise typer.Exit(0)
+
+
+def main() -> None:
+    """Entry point: one-line errors and exit codes; CLIPCUT_DEBUG=1 shows tracebacks."""
+    from .errors import ClipcutError
+
+    debug = bool(os.environ.get("CLIPCUT_DEBUG"))
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        print(f"clipcut: error: {exc.format_message()}{hint}", file=sys.stderr)
+        code = 2
+    except ClipcutError as exc:
+        if debug:
+            raise
+        print(f"clipcut: error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("clipcut: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"clipcut: internal error: {exc.__class__.__name__}: {exc} "
+              "(set CLIPCUT_DEBUG=1 for a traceback)", file=sys.stderr)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Configuration: configs/default.toml read into frozen dataclasses, checked in one place."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .errors import ClipcutError
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    frame_rate: float
+    frame_size: int
+    window: float
+    hop: float
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    backend: str
+    model: str
+    compute_type: str
+    beam_size: int
+    vad: bool
+    language: str
+    max_sentence: float
+    max_gap: float
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    model: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class VisualOptions:
+    model: str
+    weights: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    sample_rate: int
+    n_mels: int
+    win_length: float
+    hop_length: float
+    silence_db: float
+    silence_min: float
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    threshold: float
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    stage1_top: int
+    extend: float
+    crisp_k: tuple[int, ...]
+    crisp_mix: float
+    lexical_weight: float
+    context: int
+    context_weight: float
+    span_weight: float
+    min_score: float
+    min_len: float
+    max_len: float
+    pad: float
+    snap_radius: float
+    snap_sentence: float
+    snap_scene: float
+    snap_silence: float
+    snap_distance: float
+    nms_overlap: float
+    dedup_cosine: float
+    reference_penalty: float
+    time_weight: float
+    time_sigma: float
+
+
+@dataclass(frozen=True)
+class CutOptions:
+    reencode: bool
+    crf: int
+    preset: str
+
+
+@dataclass(frozen=True)
+class Config:
+    index: IndexOptions
+    asr: AsrOptions
+    text: TextOptions
+    visual: VisualOptions
+    audio: AudioOptions
+    scenes: SceneOptions
+    query: QueryOptions
+    cut: CutOptions
+
+    # sections whose values shape the cache; the rest only affect queries and cuts
+    INDEX_SECTIONS = ("index", "asr", "text", "visual", "audio", "scenes")
+
+    def index_digest(self) -> str:
+        """A short hash of everything that shapes a cache (part of its staleness check)."""
+        data = {name: asdict(getattr(self, name)) for name in self.INDEX_SECTIONS}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def index_json(self) -> str:
+        return json.dumps({name: asdict(getattr(self, name)) for name in self.INDEX_SECTIONS},
+                          sort_keys=True)
+
+    def with_section(self, section: str, **changes) -> "Config":
+        """Return a copy with some keys of one section replaced (checked like the file)."""
+        cfg = replace(self, **{section: replace(getattr(self, section), **changes)})
+        _verify(cfg)
+        return cfg
+
+
+_SECTIONS = {f.name: f.type for f in fields(Config)}
+_CLASSES = {"index": IndexOptions, "asr": AsrOptions, "text": TextOptions,
+            "visual": VisualOptions, "audio": AudioOptions, "scenes": SceneOptions,
+            "query": QueryOptions, "cut": CutOptions}
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ClipcutError("config file not found; pass an existing TOML file", path=path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ClipcutError(f"not valid TOML ({exc}); fix the file or drop --config", path=path)
+
+
+def _coerce(section: str, cls, values: dict, source: Path):
+    out = {}
+    for f in fields(cls):
+        if f.name not in values:
+            raise ClipcutError(f"missing key [{section}] {f.name}", path=source)
+        v = values[f.name]
+        want = f.type if isinstance(f.type, str) else f.type.__name__
+        if want == "float" and isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = float(v)
+        elif want == "int" and isinstance(v, int) and not isinstance(v, bool):
+            pass
+        elif want == "bool" and isinstance(v, bool):
+            pass
+        elif want == "str" and isinstance(v, str):
+            pass
+        elif want.startswith("tuple") and isinstance(v, list) and all(isinstance(x, int) for x in v):
+            v = tuple(v)
+        else:
+            raise ClipcutError(f"[{section}] {f.name} = {v!r} should be a {want}", path=source)
+        out[f.name] = v
+    return cls(**out)
+
+
+def _verify(cfg: Config) -> None:
+    """Bounds that the pipelines rely on; one message per problem."""
+    checks = [
+        (cfg.index.frame_rate > 0, "[index] frame_rate must be > 0"),
+        (0 < cfg.index.hop <= cfg.index.window, "[index] hop must be in (0, window]"),
+        (cfg.asr.backend in ("faster-whisper", "openai-whisper"),
+         "[asr] backend must be 'faster-whisper' or 'openai-whisper'"),
+        (cfg.audio.hop_length < cfg.audio.win_length, "[audio] hop_length must be < win_length"),
+        (cfg.query.stage1_top >= 1, "[query] stage1_top must be >= 1"),
+        (len(cfg.query.crisp_k) > 0 and min(cfg.query.crisp_k) >= 1,
+         "[query] crisp_k must list positive token counts"),
+        (0 <= cfg.query.crisp_mix <= 1, "[query] crisp_mix must be in [0, 1]"),
+        (0 < cfg.query.min_len <= cfg.query.max_len, "[query] need 0 < min_len <= max_len"),
+        (cfg.query.pad >= 0, "[query] pad must be >= 0"),
+        (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ClipcutError(message)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Defaults from configs/default.toml, overridden by ``path`` (or $CLIPCUT_CONFIG)."""
+    data = _read(DEFAULT_TOML)
+    override_path = path or os.environ.get("CLIPCUT_CONFIG")
+    if override_path:
+        override = _read(Path(override_path))
+        for section, values in override.items():
+            if section not in _CLASSES or not isinstance(values, dict):
+                raise ClipcutError(f"unknown section [{section}]", path=override_path)
+            unknown = set(values) - set(data[section])
+            if unknown:
+                raise ClipcutError(f"unknown key [{section}] {sorted(unknown)[0]}",
+                                   path=override_path)
+            data[section].update(values)
+    source = Path(override_path) if override_path else DEFAULT_TOML
+    cfg = Config(**{name: _coerce(name, cls, data.get(name, {}), source)
+                    for name, cls in _CLASSES.items()})
+    _verify(cfg)
+    return cfg

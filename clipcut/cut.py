@@ -1,0 +1,111 @@
+"""The only writer of media: clips cut with ffmpeg into temporary names, then renamed.
+
+A file that clipcut did not write (it carries no clipcut tag) is never overwritten unless
+``force`` is set; every cut's error is collected, not just the first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from .config import CutOptions
+from .errors import CutError
+from .types import Clip
+
+log = logging.getLogger(__name__)
+
+TAG = "written by clipcut"  # stored in the container's comment tag
+
+
+def _stamp(t: float) -> str:
+    m, s = divmod(t, 60)
+    h, m = divmod(int(m), 60)
+    return (f"{h}h" if h else "") + f"{m:02d}m{s:04.1f}s"
+
+
+def clip_name(clip: Clip, ext: str) -> str:
+    stem = Path(clip.video).stem
+    return f"{stem}_{clip.rank:02d}_{_stamp(clip.start)}-{_stamp(clip.end)}{ext}"
+
+
+def written_by_clipcut(path: Path) -> bool:
+    """True when ``path`` is a media file whose comment tag says clipcut wrote it."""
+    try:
+        proc = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags=comment",
+                               "-of", "json", str(path.resolve())],
+                              capture_output=True, text=True, check=False)
+        tags = json.loads(proc.stdout or "{}").get("format", {}).get("tags", {})
+    except (OSError, ValueError):
+        return False
+    return any(v == TAG for k, v in tags.items() if k.lower() == "comment")
+
+
+def ffmpeg_args(src: Path, dst: Path, start: float, end: float, video: bool,
+                opt: CutOptions) -> list[str]:
+    """The ffmpeg argument list for one clip (absolute paths: a leading '-' is never an option)."""
+    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-ss", f"{start:.3f}", "-i", str(src.resolve()), "-t", f"{end - start:.3f}"]
+    args += ["-map", "0:v:0", "-map", "0:a:0?"] if video else ["-map", "0:a:0", "-vn"]
+    if opt.reencode:
+        if video:
+            args += ["-c:v", "libx264", "-preset", opt.preset, "-crf", str(opt.crf),
+                     "-pix_fmt", "yuv420p"]
+        args += ["-c:a", "aac", "-b:a", "128k"]
+    else:
+        args += ["-c", "copy", "-avoid_negative_ts", "make_zero"]
+    args += ["-sn", "-dn", "-map_metadata", "-1", "-metadata", f"comment={TAG}",
+             "-movflags", "+faststart", "-f", "mp4", str(dst.resolve())]
+    return args
+
+
+def plan(clips: list[Clip], out_dir: Path, has_video: dict[str, bool], force: bool) -> list[Clip]:
+    """Clips with their target file names; refuses to clobber files clipcut did not write."""
+    planned, refused = [], []
+    for clip in clips:
+        ext = ".mp4" if has_video.get(clip.video, True) else ".m4a"
+        target = out_dir / clip_name(clip, ext)
+        if target.exists() and not force and not written_by_clipcut(target):
+            refused.append(target)
+        planned.append(replace(clip, file=str(target)))
+    if refused:
+        raise CutError(f"{refused[0]} exists and was not written by clipcut "
+                       f"({len(refused)} such file(s)); use --force or another -o folder")
+    return planned
+
+
+def cut_clips(clips: list[Clip], out_dir: str | Path, has_video: dict[str, bool],
+              opt: CutOptions, force: bool = False) -> list[Clip]:
+    """Cut every clip into ``out_dir``; returns the clips with ``file`` set."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CutError(f"cannot create output folder ({exc.strerror}); pick another -o",
+                       path=out_dir) from None
+    planned = plan(clips, out_dir, has_video, force)
+    errors = []
+    for clip in planned:
+        target = Path(clip.file)
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.stem}.", suffix=".part")
+        os.close(fd)
+        args = ffmpeg_args(Path(clip.video), Path(tmp), clip.start, clip.end,
+                           has_video.get(clip.video, True), opt)
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            Path(tmp).unlink(missing_ok=True)
+            raise CutError("ffmpeg is not installed; `apt-get install ffmpeg`") from None
+        if proc.returncode != 0 or os.path.getsize(tmp) == 0:
+            Path(tmp).unlink(missing_ok=True)
+            lines = proc.stderr.strip().splitlines()
+            errors.append(f"{target.name}: {lines[-1] if lines else 'ffmpeg failed'}")
+            continue
+        os.replace(tmp, target)
+    if errors:
+        raise CutError(f"{len(errors)} of {len(planned)} clips failed: {errors[0]}")
+    return planned

@@ -1,0 +1,28 @@
+"""One error type for everything a user can fix; the CLI maps it to an exit code."""
+from __future__ import annotations
+
+
+class ClipcutError(Exception):
+    """A failure with a one-line, actionable message. ``exit_code`` follows grep: 2 = error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: object | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class MediaError(ClipcutError):
+    """The input is missing, unreadable or not usable media."""
+
+
+class ModelError(ClipcutError):
+    """A model or its weights cannot be found or loaded."""
+
+
+class CacheError(ClipcutError):
+    """A cache file cannot be written."""
+
+
+class CutError(ClipcutError):
+    """ffmpeg failed to cut a clip, or a cut would clobber a file."""

@@ -1,0 +1,1 @@
+"""Building the cache: one stage per module, glued by pipeline.py."""

@@ -1,0 +1,283 @@
+"""index_video(): probe, decode, transcribe, embed, detect, window, cache."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache, models
+from ..config import Config
+from ..errors import MediaError, ModelError
+from . import audio as audio_stage
+from . import media, sentences, text, transcript, visual, windows
+from .scenes import SceneCuts
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class Reporter:
+    """Progress callbacks; the CLI passes one that draws rich progress bars on stderr."""
+
+    def start(self, stage: str, total: float | None = None) -> None: ...
+
+    def update(self, done: float) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class IndexRequest:
+    """What to index and with which sources; model paths empty = the registry's defaults."""
+
+    captions: str = ""          # a caption file that overrides the automatic search
+    asr: str = ""               # backend override ("faster-whisper" | "openai-whisper")
+    asr_model: str = ""
+    text_model: str = ""
+    visual_model: str = ""      # open_clip architecture override
+    visual_weights: str = ""
+    force: bool = False         # rebuild even if the cache is current
+
+
+@dataclass
+class IndexResult:
+    path: Path
+    cache_path: Path
+    index: cache.Index
+    built: bool
+    timings: dict = field(default_factory=dict)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
+
+
+def _caption_source(video: Path, info: media.MediaInfo, req: IndexRequest) -> tuple[str, dict | None]:
+    """('file', fingerprint) / ('embedded', None) / ('asr', None)."""
+    if req.captions:
+        p = Path(req.captions)
+        if not p.is_file():
+            raise MediaError("caption file not found; check --captions", path=p)
+        return str(p.resolve()), {"path": str(p.resolve()), **cache.fingerprint(p)}
+    side = transcript.find_captions(video)
+    if side is not None:
+        return str(side.resolve()), {"path": str(side.resolve()), **cache.fingerprint(side)}
+    if info.subtitle_streams:
+        return "embedded", None
+    return "asr", None
+
+
+def _resolve_visual(cfg: Config, req: IndexRequest, info: media.MediaInfo) -> tuple[str, str]:
+    """(architecture, weights) where weights is '' when the visual modality is off."""
+    arch = req.visual_model or cfg.visual.model
+    if not info.has_video:
+        return arch, ""
+    return arch, models.visual_weights(req.visual_weights or cfg.visual.weights)
+
+
+def expected_meta(video: Path, cfg: Config, req: IndexRequest) -> tuple[media.MediaInfo, dict]:
+    """Probe the video and compute what a current cache's metadata must hold."""
+    info = media.probe(video)
+    cap_source, cap_fp = _caption_source(video, info, req)
+    arch, weights = _resolve_visual(cfg, req, info)
+    backend = req.asr or cfg.asr.backend
+    asr_model = req.asr_model or cfg.asr.model
+    if cap_source == "asr":
+        if not info.has_audio:
+            raise MediaError("has no audio stream and no captions; pass --captions FILE "
+                             "(.vtt or .srt)", path=video)
+        asr_id = f"{backend}:{models.whisper_model_id(asr_model)}"
+    else:
+        asr_id = "captions"
+    expected = {
+        "schema": cache.SCHEMA,
+        "source": cache.fingerprint(video),
+        "captions": cap_fp if cap_fp else cap_source,
+        "models": {"transcript": asr_id,
+                   "text": models.text_model_id(req.text_model or cfg.text.model),
+                   "visual": models.visual_model_id(arch, weights)},
+        "config": cfg.index_digest(),
+    }
+    return info, expected
+
+
+def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
+    for path in cache.candidates(video):
+        idx = cache.load(path)
+        if idx is not None and cache.is_current(idx, expected):
+            return idx, path
+        if idx is not None:
+            log.info("%s: cache is stale; rebuilding", path)
+    return None
+
+
+def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
+           cap: object, pcm: np.ndarray | None, rep: Reporter) -> list:
+    if isinstance(cap, dict):
+        path = Path(cap["path"])
+        return transcript.words_from_cues(
+            transcript.parse_captions(transcript.read_caption_file(path), path), info.duration)
+    if cap == "embedded":
+        return transcript.words_from_cues(
+            transcript.parse_captions(media.extract_subtitles(video), video), info.duration)
+    backend = req.asr or cfg.asr.backend
+    model_path = req.asr_model or cfg.asr.model
+    rep.start("transcribe", info.duration)
+    if backend == "openai-whisper":
+        model = models.load_openai_whisper(model_path)
+        words = transcript.transcribe_openai_whisper(model, pcm, language=cfg.asr.language,
+                                                     progress=rep.update)
+    else:
+        model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
+        words = transcript.transcribe_faster_whisper(model, pcm, language=cfg.asr.language,
+                                                     beam_size=cfg.asr.beam_size, vad=cfg.asr.vad,
+                                                     progress=rep.update)
+    rep.finish()
+    return words
+
+
+def _frames(video: Path, info: media.MediaInfo, cfg: Config, arch: str, weights: str,
+            rep: Reporter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame_times, frame_emb, scene_cuts) from one decoding pass."""
+    if not info.has_video:
+        return np.zeros(0), np.zeros((0, 0), np.float32), np.zeros(0)
+    model = None
+    size = cfg.index.frame_size
+    if weights:
+        model, _ = models.load_open_clip(arch, weights)
+        size = visual.image_size(model)
+    scenes = SceneCuts(cfg.scenes.threshold, cfg.index.frame_rate)
+    times, embs, batch = [], [], []
+    rep.start("frames" + (" + visual" if model is not None else " + scenes"), info.duration)
+    for t, rgb in media.iter_frames(video, cfg.index.frame_rate, size):
+        times.append(t)
+        scenes.add(t, rgb)
+        if model is not None:
+            batch.append(rgb)
+            if len(batch) == cfg.visual.batch_size:
+                embs.append(visual.embed_frames(model, np.stack(batch)))
+                batch = []
+        rep.update(t)
+    if model is not None and batch:
+        embs.append(visual.embed_frames(model, np.stack(batch)))
+    rep.finish()
+    dim = embs[0].shape[1] if embs else 0
+    emb = np.concatenate(embs) if embs else np.zeros((len(times) if dim else 0, dim), np.float32)
+    if not dim:
+        emb = np.zeros((len(times), 0), np.float32)
+    return np.asarray(times, dtype=np.float64), emb, scenes.result()
+
+
+def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest(),
+                reporter: Reporter | None = None) -> IndexResult:
+    """Index one recording, or return its current cache. Raises ClipcutError on bad input."""
+    video = Path(video)
+    rep = reporter or Reporter()
+    info, expected = expected_meta(video, cfg, req)
+    if not req.force:
+        found = find_current(video, expected)
+        if found:
+            return IndexResult(video, found[1], found[0], built=False)
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    acfg = cfg.audio
+    pcm = None
+    audio_sec = np.zeros((0, 2 * acfg.n_mels), np.float32)
+    sil = np.zeros((0, 2))
+    if info.has_audio:
+        rep.start("audio", None)
+        pcm = media.load_audio(video, acfg.sample_rate)
+        timings["decode_audio"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        mel = audio_stage.log_mel(pcm, acfg.sample_rate, acfg.n_mels, acfg.win_length, acfg.hop_length)
+        audio_sec = audio_stage.per_second(mel, acfg.hop_length, info.duration)
+        db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
+        sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
+        timings["audio_features"] = time.perf_counter() - t
+        rep.finish()
+
+    t = time.perf_counter()
+    words = _words(video, info, cfg, req, expected["captions"], pcm, rep)
+    sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
+                                      max_duration=cfg.asr.max_sentence)
+    timings["transcript"] = time.perf_counter() - t
+    if not sents:
+        log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
+
+    t = time.perf_counter()
+    arch, weights = _resolve_visual(cfg, req, info)
+    if info.has_video and not weights:
+        _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
+                   "(an open_clip checkpoint) to index frames")
+    frame_times, frame_emb, scene_cuts = _frames(video, info, cfg, arch, weights, rep)
+    timings["frames_visual_scenes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    rep.start("text embeddings", None)
+    tmodel = models.load_text_model(req.text_model or cfg.text.model)
+    sent_text = [s.text for s in sents]
+    sent_emb = text.embed(tmodel, sent_text, cfg.text.batch_size)
+    wins = windows.make_windows(info.duration, cfg.index.window, cfg.index.hop)
+    s_mid = np.array([(s.start + s.end) / 2 for s in sents], dtype=np.float64)
+    s_groups = windows.members(wins, s_mid)
+    win_text = text.embed(tmodel, [" ".join(sent_text[i] for i in g) for g in s_groups],
+                          cfg.text.batch_size)
+    rep.finish()
+    timings["text_embeddings"] = time.perf_counter() - t
+
+    win_visual = windows.pool(frame_emb, windows.members(wins, frame_times)) \
+        if frame_emb.shape[1] else np.zeros((len(wins), 0), np.float32)
+    sec_mid = np.arange(len(audio_sec)) + 0.5
+    win_audio = windows.pool(audio_sec, windows.members(wins, sec_mid), normalize=False)
+
+    meta = dict(expected)
+    meta.update({
+        "clipcut": VERSION,
+        "video": str(video),
+        "duration": info.duration,
+        "has_video": info.has_video,
+        "has_audio": info.has_audio,
+        "modalities": {"text": bool(sents), "visual": bool(frame_emb.shape[1]),
+                       "audio": info.has_audio},
+        "visual_arch": arch,
+        "visual_weights": str(Path(weights).resolve()) if weights else "",
+        "text_model": req.text_model or cfg.text.model,
+        "index_config": cfg.index_json(),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    })
+    arrays = {
+        "sent_start": np.array([s.start for s in sents], np.float64),
+        "sent_end": np.array([s.end for s in sents], np.float64),
+        "sent_text": np.array(sent_text, dtype=np.str_).reshape(-1),
+        "sent_emb": sent_emb.reshape(len(sents), -1) if len(sents) else np.zeros((0, 384), np.float32),
+        "windows": wins, "win_text": win_text, "win_visual": win_visual, "win_audio": win_audio,
+        "frame_times": frame_times, "frame_emb": frame_emb, "audio_sec": audio_sec,
+        "silences": sil, "scenes": scene_cuts,
+    }
+    path = cache.save(cache.write_path(video), meta, arrays)
+    timings["total"] = time.perf_counter() - t0
+    meta["timings"]["total"] = round(timings["total"], 3)
+    return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
+
+
+def media_files(paths: list[Path]) -> list[Path]:
+    """Expand folders (recursively) into the media files they hold, sorted; files pass as is."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*")
+                              if q.is_file() and q.suffix.lower() in media.MEDIA_EXTENSIONS
+                              and not q.name.startswith(".")))
+        else:
+            out.append(p)
+    return out

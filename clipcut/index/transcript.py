@@ -1,0 +1,125 @@
+"""Transcript: words with times, from captions (VTT/SRT) or from ASR.
+
+Caption cues are turned into words with times spread over each cue by character position,
+so captions and ASR feed the same sentence splitter.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import MediaError
+from ..types import Word
+
+log = logging.getLogger(__name__)
+
+CAPTION_EXTENSIONS = (".vtt", ".srt")
+_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})")
+_TAG = re.compile(r"<[^>]*>|\{[^}]*\}")
+
+Progress = Callable[[float], None]  # called with seconds of media done
+
+
+def _seconds(match: re.Match) -> float:
+    h, m, s, frac = match.groups()
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")[:3]) / 1000
+
+
+def parse_captions(text: str, source: object = "captions") -> list[tuple[float, float, str]]:
+    """(start, end, text) cues of a WebVTT or SRT document, in time order.
+
+    Raises MediaError when the document holds no timed cue at all."""
+    cues = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [ln for ln in block.strip("\n").split("\n")]
+        for i, line in enumerate(lines):
+            if "-->" not in line:
+                continue
+            left, right = line.split("-->", 1)
+            a, b = _TIME.search(left), _TIME.search(right)
+            if not (a and b):
+                break
+            body = " ".join(lines[i + 1:])
+            body = _TAG.sub("", body).replace("&nbsp;", " ").replace("&amp;", "&")
+            body = re.sub(r"^\s*(-|>>)\s*", "", body)
+            body = " ".join(body.split())
+            start, end = _seconds(a), _seconds(b)
+            if body and end > start:
+                cues.append((start, end, body))
+            break
+    if not cues:
+        raise MediaError("caption file has no timed cues; fix it or remove it to use ASR",
+                         path=source)
+    cues.sort(key=lambda c: (c[0], c[1]))
+    return cues
+
+
+def words_from_cues(cues: list[tuple[float, float, str]], duration: float | None = None) -> list[Word]:
+    """Words of each cue, timed by character position inside the cue."""
+    words: list[Word] = []
+    for start, end, text in cues:
+        if duration is not None:
+            if start >= duration:
+                continue
+            end = min(end, duration)
+        tokens = text.split()
+        total = sum(len(t) + 1 for t in tokens)
+        pos = 0
+        for tok in tokens:
+            w_start = start + (end - start) * pos / total
+            pos += len(tok) + 1
+            words.append(Word(round(w_start, 3), round(start + (end - start) * pos / total, 3), tok))
+    return words
+
+
+def find_captions(video: Path) -> Path | None:
+    """A .vtt or .srt beside the video with the same stem."""
+    for ext in CAPTION_EXTENSIONS:
+        for cand in (video.with_suffix(ext), video.with_name(video.name + ext)):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def read_caption_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise MediaError(f"cannot read caption file ({exc.strerror})", path=path) from None
+
+
+def transcribe_faster_whisper(model, audio: np.ndarray, *, language: str, beam_size: int,
+                              vad: bool, progress: Progress | None = None) -> list[Word]:
+    """Words with times from faster-whisper (int8 on the CPU)."""
+    segments, _ = model.transcribe(audio, language=language or None, beam_size=beam_size,
+                                   vad_filter=vad, word_timestamps=True,
+                                   condition_on_previous_text=False)
+    words: list[Word] = []
+    for seg in segments:
+        for w in seg.words or []:
+            if w.word.strip():
+                words.append(Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip()))
+        if progress:
+            progress(float(seg.end))
+    return words
+
+
+def transcribe_openai_whisper(model, audio: np.ndarray, *, language: str,
+                              progress: Progress | None = None) -> list[Word]:
+    """Words with times from openai-whisper (fp32 on the CPU)."""
+    result = model.transcribe(audio, language=language or None, word_timestamps=True,
+                              temperature=0.0, fp16=False, condition_on_previous_text=False,
+                              verbose=None)
+    words: list[Word] = []
+    for seg in result.get("segments", []):
+        for w in seg.get("words", []):
+            if w["word"].strip():
+                words.append(Word(round(float(w["start"]), 3), round(float(w["end"]), 3),
+                                  w["word"].strip()))
+        if progress:
+            progress(float(seg["end"]))
+    return words

@@ -1,0 +1,166 @@
+"""Query intent encoder: crisp (top-k sparse) attention over the sentence encoder's token
+embeddings, a routing function that picks k per query, and query-dependent modality weights.
+
+Untrained parameters are hand-set (see ``QueryEncoder``): token scores are the scaled
+similarity of each content token to the query's mean token, k is the smallest choice that
+covers the content tokens, and the modality weights come from the query's similarity to
+short descriptions of visual and audio intent.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+# Tokens that carry no intent: function words, hedges and the wording of questions about
+# meetings ("what did the group discuss about ..."). They never receive attention.
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+s t don uh um yeah okay oh maybe possibly perhaps sort kind somewhat probably like really
+please show find give me clip clips moment moments part parts segment segments video
+recording
+""".split())
+VISUAL_INTENT = "show what is on the screen: the slide, the picture, the product demo, the whiteboard"
+AUDIO_INTENT = "the sound of laughter, applause, music or shouting"
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    out = np.zeros_like(x)
+    if finite.any():
+        e = np.exp(x[finite] - x[finite].max())
+        out[finite] = e / e.sum()
+    return out
+
+
+def crisp_attention(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Attention weights: softmax over the allowed tokens, all but the k largest set to zero,
+    renormalized to sum to 1 (ties go to the earlier token). All zeros if nothing is allowed."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    alpha = softmax(scores)
+    allowed = np.flatnonzero(np.isfinite(scores))
+    if len(allowed) == 0:
+        return alpha
+    order = allowed[np.argsort(-alpha[allowed], kind="stable")]
+    sparse = np.zeros_like(alpha)
+    sparse[order[:k]] = alpha[order[:k]]
+    return sparse / sparse.sum()
+
+
+def route_k(n_content: int, choices: tuple[int, ...]) -> int:
+    """Hand-set router: the smallest k in ``choices`` covering the content tokens."""
+    for k in sorted(choices):
+        if k >= n_content:
+            return k
+    return max(choices)
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    text: str                     # the semantic part of the query
+    vector: np.ndarray            # (d,) unit vector in the sentence encoder's space
+    k: int                        # tokens kept by crisp attention
+    tokens: tuple[str, ...]       # the tokens that received attention, best first
+    weights: dict                 # modality -> weight (sums to 1)
+    terms: tuple[str, ...]        # lexical terms for BM25
+    visual: np.ndarray | None = None  # (dv,) CLIP text embedding when the visual path is on
+
+
+def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
+    """True for word pieces that belong to a content word."""
+    mask = ~special.astype(bool)
+    word = ""
+    # join word pieces ("kub", "##ern", "##etes") so the whole word is judged
+    words = []
+    for i, tok in enumerate(tokens):
+        if tok.startswith("##") and words:
+            words[-1][1].append(i)
+            words[-1][0] += tok[2:]
+        else:
+            words.append([tok, [i]])
+    for word, idx in words:
+        if word.lower() in STOPWORDS or not re.search(r"[a-z0-9]", word.lower()):
+            mask[idx] = False
+    return mask
+
+
+def lexical_terms(text: str) -> tuple[str, ...]:
+    return tuple(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS)
+
+
+class QueryEncoder:
+    """Encodes queries with a sentence-transformers model (loaded once)."""
+
+    def __init__(self, model, choices: tuple[int, ...] = (3, 5, 7, 10), mix: float = 0.5):
+        self.model = model
+        self.choices = tuple(choices)
+        self.mix = mix
+        self._anchors: np.ndarray | None = None
+
+    def _forward(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+
+        features = self.model.tokenize([text])
+        ids = features["input_ids"][0].tolist()
+        tokens = self.model.tokenizer.convert_ids_to_tokens(ids)
+        special = np.array(self.model.tokenizer.get_special_tokens_mask(
+            ids, already_has_special_tokens=True), dtype=bool)
+        with torch.inference_mode():
+            out = self.model(features)
+        tok = out["token_embeddings"][0].float().numpy()
+        sent = out["sentence_embedding"][0].float().numpy()
+        return tokens, special, tok, sent
+
+    def modality_weights(self, vector: np.ndarray, visual_on: bool) -> dict:
+        """Hand-set fusion: softmax over (visual, audio, text) logits from the query's
+        similarity to descriptions of visual and audio intent; only scorable modalities count.
+        Audio has no query-aligned embedding until the adapters are trained, so it gets 0."""
+        if self._anchors is None:
+            a = self.model.encode([VISUAL_INTENT, AUDIO_INTENT], normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+            self._anchors = a.astype(np.float32)
+        sims = self._anchors @ vector
+        logits = np.array([-1.5 + 4.0 * sims[0] if visual_on else -np.inf, -np.inf, 1.0])
+        w = softmax(logits)
+        return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
+
+    def encode(self, text: str, visual_on: bool = False) -> EncodedQuery:
+        tokens, special, tok, sent = self._forward(text)
+        mask = content_mask(tokens, special)
+        mean = normalize(sent)
+        if mask.any():
+            centre = normalize(tok[mask].mean(0))
+            scores = tok @ centre / np.sqrt(tok.shape[1]) * 8.0
+            k = route_k(int(mask.sum()), self.choices)
+            alpha = crisp_attention(scores, k, mask)
+            crisp = normalize((alpha[:, None] * tok).sum(0))
+            vector = normalize(self.mix * crisp + (1 - self.mix) * mean)
+            top = [tokens[i] for i in np.argsort(-alpha, kind="stable")[:k] if alpha[i] > 0]
+        else:
+            k, vector, top = 0, mean, []
+        return EncodedQuery(text, vector.astype(np.float32), k, tuple(top),
+                            self.modality_weights(vector, visual_on), lexical_terms(text))
+
+
+def clip_text_vector(model, tokenizer, text: str) -> np.ndarray:
+    """The CLIP text tower's unit embedding of ``text`` (for scoring sampled frames)."""
+    import torch
+
+    with torch.inference_mode():
+        v = model.encode_text(tokenizer([text]))[0].float()
+    return normalize(v.numpy()).astype(np.float32)

@@ -1,0 +1,138 @@
+"""search(): encode the query once, rank spans in every cache, select the final clips."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cache import Index
+from ..config import QueryOptions
+from ..types import Clip
+from . import boundaries, retrieve, select, timephrase
+from .encoder import EncodedQuery, normalize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A candidate span of one recording after snapping, before selection."""
+
+    video: str
+    first: int
+    last: int
+    start: float
+    end: float
+    score: float
+    parts: dict
+    index: Index
+
+
+def _window_texts(idx: Index, groups: list[np.ndarray]) -> list[str]:
+    return [" ".join(idx.sent_text[g].tolist()) for g in groups]
+
+
+def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
+               prior: timephrase.TimePrior | None) -> list[Ranked]:
+    """Stage 1 (windows) then stage 2 (best sentence span around each kept window)."""
+    wins = idx.windows
+    if len(wins) == 0:
+        return []
+    w_text, w_vis = q.weights["text"], q.weights["visual"]
+    groups = retrieve.window_sentences(wins, idx.sent_start, idx.sent_end)
+    has_text = len(idx.sent_start) > 0
+    text = idx.win_text @ q.vector if has_text else np.zeros(len(wins))
+    if has_text and opt.lexical_weight > 0:
+        lex = retrieve.bm25(q.terms, _window_texts(idx, groups))
+        text = text + opt.lexical_weight * lex / (lex + retrieve.LEXICAL_HALF)
+    text = retrieve.with_context(text, opt.context, opt.context_weight)
+    use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
+    vis = idx.win_visual @ q.visual if use_vis else np.zeros(len(wins))
+    mids = wins.mean(1)
+    time_adj = opt.time_weight * (timephrase.prior_weights(prior, mids, idx.duration,
+                                                           opt.time_sigma) - 1)
+    coarse = w_text * text + w_vis * vis + time_adj
+    top = np.argsort(-coarse, kind="stable")[:opt.stage1_top]
+
+    sims = idx.sent_emb @ q.vector if has_text else np.zeros(0)
+    baseline = float(np.mean(sims)) if len(sims) else 0.0
+    mid_s = (idx.sent_start + idx.sent_end) / 2
+    out = []
+    for j in top:
+        a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
+        members = np.flatnonzero((mid_s >= a) & (mid_s <= b)) if has_text else np.zeros(0, int)
+        if len(members):
+            i0, i1, span_sim = retrieve.best_span(sims[members], idx.sent_start[members],
+                                                  idx.sent_end[members], opt.min_len,
+                                                  opt.max_len, baseline)
+            first, last = int(members[i0]), int(members[i1])
+            start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
+            fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
+        else:
+            first = last = -1
+            start, end = float(wins[j, 0]), float(wins[j, 1])
+            fine_text = float(text[j])
+        vis_span = vis[j]
+        if use_vis and len(idx.frame_times):
+            inside = (idx.frame_times >= start) & (idx.frame_times < end)
+            if inside.any():
+                vis_span = float(np.mean(idx.frame_emb[inside] @ q.visual))
+        parts = {"text": w_text * float(fine_text), "visual": w_vis * float(vis_span), "audio": 0.0}
+        tprior = opt.time_weight * (timephrase.prior_weights(
+            prior, np.array([(start + end) / 2]), idx.duration, opt.time_sigma)[0] - 1)
+        out.append(Ranked(idx.meta["video"], first, last, start, end,
+                          sum(parts.values()) + float(tprior), parts, idx))
+    return out
+
+
+def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
+    """Snap to sentence boundaries, resolve a referring opener, pad into pauses."""
+    idx = r.index
+    if r.first < 0:
+        return r
+    w = boundaries.SnapWeights(opt.snap_sentence, opt.snap_scene, opt.snap_silence,
+                               opt.snap_distance, opt.snap_radius)
+    first, last = boundaries.snap(r.first, r.last, idx.sent_start, idx.sent_end, idx.scenes,
+                                  idx.silences, w, opt.min_len, opt.max_len)
+    score = r.score
+    if select.opens_with_reference(str(idx.sent_text[first])):
+        prev_gap = idx.sent_start[first] - idx.sent_end[first - 1] if first > 0 else np.inf
+        if prev_gap < 3.0 and idx.sent_end[last] - idx.sent_start[first - 1] <= opt.max_len + opt.snap_radius:
+            first -= 1
+        else:
+            score -= opt.reference_penalty
+    start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
+                                last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
+    return Ranked(r.video, first, last, start, end, score, r.parts, idx)
+
+
+def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
+    """Best-first: drop weak, overlapping and repeated spans; keep ``n``."""
+    ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
+    kept: list[Ranked] = []
+    spans: dict[str, list[tuple[float, float]]] = {}
+    vecs: list[np.ndarray] = []
+    for r in ranked:
+        if r.score < opt.min_score:
+            break
+        r = _snap(r, opt)
+        if select.overlaps_too_much((r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
+            continue
+        vec = normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 \
+            else np.zeros(1)
+        if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
+            continue
+        kept.append(r)
+        spans.setdefault(r.video, []).append((r.start, r.end))
+        if len(vec) > 1:
+            vecs.append(vec)
+        if len(kept) == n:
+            break
+    kept.sort(key=lambda r: (-r.score, r.video, r.start))
+    clips = []
+    for rank, r in enumerate(kept, 1):
+        text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
+        clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=text,
+                          modality=dict(r.parts), rank=rank))
+    return clips

@@ -1,0 +1,148 @@
+"""Synthetic recordings with known answers: espeak-ng speech on distinct topics, one colour
+card per topic (a scene cut at each topic change) and a silence between topics.
+
+Used by the tests, `make demo` and the speed benchmark; needs espeak-ng and ffmpeg.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 22050     # espeak-ng's output rate (Hz)
+SENTENCE_PAUSE = 0.35   # silence between sentences (s)
+TOPIC_PAUSE = 2.0       # silence between topics (s): a known silence and a scene cut
+COLOURS = ["0x2E86AB", "0xA23B72", "0xF18F01", "0x3B1F2B", "0x44AF69", "0xC73E1D"]
+
+TOPICS = {
+    "pricing": [
+        "Let's talk about the price of the enterprise plan.",
+        "The customer said our pricing is too expensive for their budget this year.",
+        "They asked for a discount because a competitor quoted a cheaper annual contract.",
+        "I explained that the license cost includes support and training.",
+        "We agreed to send a revised quote with a lower price per seat.",
+    ],
+    "astronomy": [
+        "Last night I pointed my telescope at the planet Jupiter.",
+        "You can see four moons orbiting the giant planet.",
+        "Saturn's rings were bright and the galaxy in Andromeda was faint.",
+        "Astronomers measure the distance to stars in light years.",
+        "A clear dark sky away from city lights is best for stargazing.",
+    ],
+    "cooking": [
+        "To bake sourdough bread, mix flour, water and salt in a large bowl.",
+        "Knead the dough for ten minutes until it becomes smooth and elastic.",
+        "Let it rise overnight, then shape the loaf and score the top.",
+        "Bake it in a hot oven at two hundred and thirty degrees.",
+        "The crust should be dark brown and the crumb soft and airy.",
+    ],
+    "football": [
+        "The football match ended two to one after extra time.",
+        "Our striker scored the winning goal with a header from a corner kick.",
+        "The goalkeeper saved a penalty in the first half.",
+        "The coach changed the formation and the defenders played much better.",
+        "Fans in the stadium sang until the referee blew the final whistle.",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class SynthSentence:
+    start: float
+    end: float
+    text: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class Recording:
+    video: str
+    duration: float
+    sentences: list[SynthSentence]
+    topics: dict[str, tuple[float, float]]     # topic -> (start, end) of its speech
+    scene_cuts: list[float]                    # times where the colour card changes
+    silences: list[tuple[float, float]]        # the pauses between topics
+
+    def save_manifest(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+
+def speak(text: str, voice: str = "en-us", rate: int = 170) -> np.ndarray:
+    """espeak-ng speech as float32 samples at SAMPLE_RATE."""
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", tmp.name, text],
+                       check=True, capture_output=True)
+        with wave.open(tmp.name) as w:
+            assert w.getframerate() == SAMPLE_RATE and w.getsampwidth() == 2
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    return pcm.astype(np.float32) / 32768.0
+
+
+def _trim(pcm: np.ndarray, level: float = 1e-3) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(pcm) > level)
+    return pcm[loud[0]:loud[-1] + 1] if len(loud) else pcm
+
+
+def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
+                   size: str = "320x240", fps: int = 25, repeat: int = 1,
+                   lead: float = 1.0) -> Recording:
+    """Write ``out`` (MP4: H.264 + AAC) and return what it holds, with exact times.
+    ``repeat`` > 1 cycles through the topics again (for long benchmark recordings)."""
+    topics = topics or TOPICS
+    pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
+    t = lead
+    sentences, spans, cuts, silences = [], {}, [], []
+    cards = []  # (colour, duration)
+    card_start = 0.0
+    order = [(f"{name}" if repeat == 1 else f"{name}#{r}", lines)
+             for r in range(repeat) for name, lines in topics.items()]
+    for ti, (name, lines) in enumerate(order):
+        if ti:
+            pieces.append(np.zeros(int(TOPIC_PAUSE * SAMPLE_RATE), np.float32))
+            silences.append((t, t + TOPIC_PAUSE))
+            cut = t + TOPIC_PAUSE / 2
+            cards.append((COLOURS[(ti - 1) % len(COLOURS)], cut - card_start))
+            cuts.append(cut)
+            card_start = cut
+            t += TOPIC_PAUSE
+        begin = t
+        for si, line in enumerate(lines):
+            if si:
+                pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
+                t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+            pcm = _trim(speak(line))
+            pieces.append(pcm)
+            sentences.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3),
+                                           line, name))
+            t += len(pcm) / SAMPLE_RATE
+        spans[name] = (round(begin, 3), round(t, 3))
+    pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))
+    t += lead
+    cards.append((COLOURS[(len(order) - 1) % len(COLOURS)], t - card_start))
+    audio = np.concatenate(pieces)
+    duration = len(audio) / SAMPLE_RATE
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+        inputs, filters = [], []
+        for i, (colour, dur) in enumerate(cards):
+            inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={dur:.3f}"]
+            filters.append(f"[{i}:v]")
+        graph = "".join(filters) + f"concat=n={len(cards)}:v=1:a=0[v]"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-i", str(wav),
+                        "-filter_complex", graph, "-map", "[v]", "-map", f"{len(cards)}:a",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                        "-c:a", "aac", "-b:a", "96k", "-t", f"{duration:.3f}", str(out)],
+                       check=True, capture_output=True)
+    return Recording(str(out), duration, sentences, spans, cuts, silences)

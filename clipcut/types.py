@@ -1,0 +1,38 @@
+"""Result dataclasses shared by the pipelines. Every time is float seconds from the start."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Seconds = float
+
+
+@dataclass(frozen=True)
+class Word:
+    start: Seconds
+    end: Seconds
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: Seconds
+    end: Seconds
+    text: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One ranked answer: a span of one recording with its score split by modality."""
+
+    video: str
+    start: Seconds
+    end: Seconds
+    score: float
+    text: str
+    modality: dict[str, float] = field(default_factory=dict)
+    rank: int = 0
+    file: str | None = None
+
+    @property
+    def duration(self) -> Seconds:
+        return self.end - self.start
