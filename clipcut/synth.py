@@ -26,6 +26,8 @@ TOPICS = {
         "They asked for a discount because a competitor quoted a cheaper annual contract.",
         "I explained that the license cost includes support and training.",
         "We agreed to send a revised quote with a lower price per seat.",
+        "If the price objection remains, we can offer a two year contract at a fixed rate.",
+        "Their finance team must approve any spending above fifty thousand dollars.",
     ],
     "astronomy": [
         "Last night I pointed my telescope at the planet Jupiter.",
@@ -33,6 +35,8 @@ TOPICS = {
         "Saturn's rings were bright and the galaxy in Andromeda was faint.",
         "Astronomers measure the distance to stars in light years.",
         "A clear dark sky away from city lights is best for stargazing.",
+        "The space telescope photographs nebulas where new stars are born.",
+        "Next month a comet will be visible just after sunset.",
     ],
     "cooking": [
         "To bake sourdough bread, mix flour, water and salt in a large bowl.",
@@ -40,6 +44,8 @@ TOPICS = {
         "Let it rise overnight, then shape the loaf and score the top.",
         "Bake it in a hot oven at two hundred and thirty degrees.",
         "The crust should be dark brown and the crumb soft and airy.",
+        "For the tomato soup, roast the garlic and onions with olive oil.",
+        "Season the recipe with basil, pepper and a pinch of sugar.",
     ],
     "football": [
         "The football match ended two to one after extra time.",
@@ -47,6 +53,8 @@ TOPICS = {
         "The goalkeeper saved a penalty in the first half.",
         "The coach changed the formation and the defenders played much better.",
         "Fans in the stadium sang until the referee blew the final whistle.",
+        "Next season the club wants to sign a faster winger.",
+        "The league table shows our team in third place.",
     ],
 }
 

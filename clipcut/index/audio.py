@@ -40,8 +40,10 @@ def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length:
     if audio.size < n:
         audio = np.pad(audio, (0, n - audio.size))
     n_frames = 1 + (audio.size - n) // hop
-    idx = np.arange(n)[None, :] + hop * np.arange(n_frames)[:, None]
-    rms = np.sqrt(np.mean(audio[idx].astype(np.float64) ** 2, axis=1))
+    # running sum of squares: O(samples) memory however long the recording is
+    csum = np.concatenate([[0.0], np.cumsum(audio.astype(np.float64) ** 2)])
+    starts = hop * np.arange(n_frames)
+    rms = np.sqrt(np.maximum(csum[starts + n] - csum[starts], 0.0) / n)
     return (20 * np.log10(rms + EPS)).astype(np.float32)
 
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Score clipcut on the QMSum benchmark in-process (models loaded once), for fast tuning.
+
+    python scripts/bench_eval.py --media /path/to/media --out run.jsonl [--set query.context=2 ...]
+
+Writes a run file in score.py's format and prints score.py's evaluation of it (next to any
+--baselines given). The official figures in README come from `score.py run-cmd` over the
+real command line; this script gives the same clips faster (it calls the same library).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from clipcut import api, models
+from clipcut.config import load_config
+from clipcut.index.pipeline import IndexRequest, index_video
+from clipcut.query import pipeline as qpipe
+from clipcut.query import timephrase
+from clipcut.query.encoder import QueryEncoder
+
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+
+
+def parse_value(v: str):
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--media", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("-n", type=int, default=10)
+    ap.add_argument("--set", action="append", default=[], help="section.key=value override")
+    ap.add_argument("--baselines", nargs="*", type=Path, default=[])
+    ap.add_argument("--bench", type=Path, default=BENCH)
+    args = ap.parse_args()
+
+    cfg = load_config()
+    for item in args.set:
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        value = parse_value(value)
+        if isinstance(value, list):
+            value = tuple(value)
+        cfg = cfg.with_section(section, **{name: value})
+    qfiles = sorted(args.media.glob("*.queries.jsonl"))
+    encoder = QueryEncoder(models.load_text_model(cfg.text.model), cfg.query.crisp_k,
+                           cfg.query.crisp_mix)
+    rows = []
+    t0 = time.time()
+    for qf in qfiles:
+        idx = index_video(args.media / qf.name.replace(".queries.jsonl", ".mp4"), cfg,
+                          IndexRequest()).index
+        for line in qf.read_text().splitlines():
+            q = json.loads(line)
+            semantic, prior = timephrase.parse(q["query"])
+            enc = encoder.encode(semantic or q["query"])
+            clips = qpipe.select_clips(qpipe.rank_spans(idx, enc, cfg.query, prior), cfg.query, args.n)
+            rows.append({"meeting": q["meeting"], "qid": q["qid"],
+                         "clips": [{"start": c.start, "end": c.end, "score": c.score} for c in clips]})
+    args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
+    subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",
+                    *map(str, qfiles), "--runs", *map(str, args.baselines), str(args.out)],
+                   check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Shared fixtures: generated media with known answers (espeak-ng speech, lavfi video)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clipcut.synth import make_recording
+
+CLIPCUT = [sys.executable, "-m", "clipcut"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    # keep the user cache dir (read-only folder fallback) inside the test's temp space
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg"))
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory):
+    """A ~2 minute talk on four topics with known sentence, scene and silence times."""
+    folder = tmp_path_factory.mktemp("talk")
+    return make_recording(folder / "talk.mp4")
+
+
+@pytest.fixture(scope="session")
+def indexed(recording):
+    """The recording indexed once through the CLI (faster-whisper ASR on the packaged model)."""
+    proc = run_cli("index", recording.video)
+    assert proc.returncode == 0, proc.stderr
+    return recording
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLIPCUT, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def query_json(*args: str, cwd: Path | None = None) -> tuple[int, dict | None, str]:
+    proc = run_cli("query", *args, "--json", cwd=cwd)
+    data = json.loads(proc.stdout) if proc.stdout.strip() else None
+    return proc.returncode, data, proc.stderr
+
+
+def ffprobe_duration(path: str | Path) -> float:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+                          "csv=p=0", str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def copy_recording(recording, folder: Path, name: str = "talk.mp4") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / name
+    shutil.copy(recording.video, dst)
+    return dst

@@ -1,0 +1,42 @@
+import numpy as np
+
+from clipcut.query.boundaries import SnapWeights, boundary_score, pad, snap
+
+# five sentences with pauses between them (s)
+STARTS = np.array([0.0, 5.0, 11.0, 16.0, 24.0])
+ENDS = np.array([4.0, 10.0, 15.0, 22.0, 30.0])
+NONE = np.zeros((0, 2))
+
+
+def test_boundary_score_adds_scene_and_silence_and_charges_distance():
+    w = SnapWeights(sentence=1.0, scene=0.5, silence=0.5, distance=0.3, radius=5.0)
+    silences = np.array([[22.0, 24.0]])
+    scenes = np.array([23.5])
+    # the start of sentence 4 (24.0): a silence ends there and a scene cut lies 0.5 s before
+    assert boundary_score(24.0, 0.0, True, scenes, silences, w) == 2.0
+    # moved 2.5 s, nothing else: 1 - 0.3 * 0.5
+    assert boundary_score(11.0, 2.5, True, np.zeros(0), NONE, w) == 0.85
+
+
+def test_snap_prefers_a_nearby_boundary_at_a_scene_cut_and_silence():
+    w = SnapWeights(radius=5.0)
+    silences = np.array([[15.0, 16.0]])
+    scenes = np.array([15.5])
+    # asked for sentences 2..4 (11.0-30.0): start may move to 16.0 (silence end + cut)
+    first, last = snap(2, 4, STARTS, ENDS, scenes, silences, w, min_len=5, max_len=60)
+    assert (first, last) == (3, 4)
+
+
+def test_snap_keeps_span_when_nothing_better_and_respects_length():
+    w = SnapWeights(radius=5.0)
+    assert snap(1, 2, STARTS, ENDS, np.zeros(0), NONE, w, 5, 60) == (1, 2)
+    # max_len 8 rules out every widening; the original span (10 s) is kept as is
+    assert snap(1, 2, STARTS, ENDS, np.zeros(0), NONE, w, 1, 8) in [(1, 1), (2, 2), (1, 2)]
+
+
+def test_pad_only_into_pauses():
+    # clip = sentences 1..2 (5.0-15.0); pause before is 1 s (half: 0.5), after is 1 s
+    assert pad(5.0, 15.0, 1, 2, STARTS, ENDS, 0.25, 30.0) == (4.75, 15.25)
+    assert pad(5.0, 15.0, 1, 2, STARTS, ENDS, 2.0, 30.0) == (4.5, 15.5)
+    # the first sentence may pad to 0, the last to the end of the recording
+    assert pad(0.0, 30.0, 0, 4, STARTS, ENDS, 2.0, 31.0) == (0.0, 31.0)

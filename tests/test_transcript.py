@@ -1,0 +1,68 @@
+import pytest
+
+from clipcut.errors import MediaError
+from clipcut.index.sentences import split_sentences
+from clipcut.index.transcript import parse_captions, words_from_cues
+from clipcut.types import Word
+
+VTT = """WEBVTT
+
+1
+00:00:01.000 --> 00:00:03.000
+<v Anna>Hello there. How are
+
+00:00:03.500 --> 00:00:05.500
+you today?
+"""
+
+SRT = """1
+00:00:01,000 --> 00:00:02,000
+- First line.
+
+2
+00:01:02,500 --> 00:01:04,000
+Second <i>line</i>.
+"""
+
+
+def test_parse_vtt_strips_tags():
+    assert parse_captions(VTT) == [(1.0, 3.0, "Hello there. How are"), (3.5, 5.5, "you today?")]
+
+
+def test_parse_srt_with_commas_and_dashes():
+    assert parse_captions(SRT) == [(1.0, 2.0, "First line."), (62.5, 64.0, "Second line.")]
+
+
+@pytest.mark.parametrize("text", ["", "WEBVTT\n\n", "not captions at all", "1\nbad --> times\nx"])
+def test_empty_or_malformed_captions_raise(text):
+    with pytest.raises(MediaError):
+        parse_captions(text, "x.vtt")
+
+
+def test_cues_become_sentences_across_cue_boundaries():
+    words = words_from_cues(parse_captions(VTT))
+    sents = split_sentences(words)
+    assert [s.text for s in sents] == ["Hello there.", "How are you today?"]
+    assert sents[0].start == 1.0
+    assert sents[1].end == 5.5
+    # "How" starts inside the first cue, by character position
+    assert 2.0 < sents[1].start < 3.0
+
+
+def test_cues_past_the_duration_are_dropped_or_clipped():
+    words = words_from_cues([(1.0, 3.0, "a b"), (9.0, 12.0, "c d"), (20.0, 21.0, "e")], duration=10.0)
+    assert [w.text for w in words] == ["a", "b", "c", "d"]
+    assert max(w.end for w in words) <= 10.0
+
+
+def test_sentences_split_on_long_pause_and_length():
+    words = [Word(0, 0.5, "one"), Word(0.6, 1.0, "two"), Word(4.0, 4.5, "three"),
+             Word(4.6, 5.0, "four.")]
+    assert [s.text for s in split_sentences(words, max_gap=1.5)] == ["one two", "three four."]
+    long = [Word(i, i + 0.5, "w") for i in range(40)]
+    assert all(s.end - s.start <= 30 for s in split_sentences(long, max_duration=30.0))
+
+
+def test_abbreviations_do_not_end_sentences():
+    words = [Word(0, 1, "Dr."), Word(1, 2, "Smith"), Word(2, 3, "spoke.")]
+    assert [s.text for s in split_sentences(words)] == ["Dr. Smith spoke."]
