@@ -163,5 +163,10 @@ def load(path: Path) -> Index | None:
 
 
 def is_current(index: Index, expected: dict) -> bool:
-    """True when every key of ``expected`` (schema, fingerprints, model ids, config) matches."""
-    return all(index.meta.get(k) == v for k, v in expected.items())
+    """True when every key of ``expected`` (schema, fingerprints, model ids, config) matches;
+    a dict in ``expected`` matches when each of its keys does (the cache may record more)."""
+    def matches(have, want) -> bool:
+        if isinstance(want, dict) and "sha256" not in want:
+            return isinstance(have, dict) and all(matches(have.get(k), v) for k, v in want.items())
+        return have == want
+    return matches(index.meta, expected)

@@ -14,6 +14,14 @@ from typing import List, Optional
 import click
 import typer
 
+try:  # newer typer releases carry their own copy of click
+    from typer._click.exceptions import UsageError as _TyperUsageError
+except ImportError:  # pragma: no cover
+    _TyperUsageError = click.exceptions.UsageError
+
+USAGE_ERRORS = (_TyperUsageError, click.exceptions.UsageError)
+ABORTS = (typer.Abort, click.exceptions.Abort, KeyboardInterrupt)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
                   help="Pull the moments that answer a query out of long recordings.")
@@ -249,7 +257,10 @@ def main() -> None:
     debug = bool(os.environ.get("CLIPCUT_DEBUG"))
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except USAGE_ERRORS as exc:
+        if exc.__class__.__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            print(exc.ctx.get_help())
+            sys.exit(2)
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         print(f"clipcut: error: {exc.format_message()}{hint}", file=sys.stderr)
         code = 2
@@ -258,7 +269,7 @@ def main() -> None:
             raise
         print(f"clipcut: error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except ABORTS:
         print("clipcut: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:

@@ -71,6 +71,7 @@ class QueryOptions:
     context: int
     context_weight: float
     span_weight: float
+    span_floor: float
     min_score: float
     min_len: float
     max_len: float

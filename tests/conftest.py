@@ -58,3 +58,16 @@ def copy_recording(recording, folder: Path, name: str = "talk.mp4") -> Path:
     dst = folder / name
     shutil.copy(recording.video, dst)
     return dst
+
+
+def _ts(t: float) -> str:
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+
+
+def write_vtt(recording, path: Path) -> Path:
+    """Exact captions for a synthetic recording: one cue per sentence."""
+    lines = ["WEBVTT", ""]
+    for s in recording.sentences:
+        lines += [f"{_ts(s.start)} --> {_ts(s.end)}", s.text, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from clipcut.errors import MediaError
@@ -66,3 +67,24 @@ def test_sentences_split_on_long_pause_and_length():
 def test_abbreviations_do_not_end_sentences():
     words = [Word(0, 1, "Dr."), Word(1, 2, "Smith"), Word(2, 3, "spoke.")]
     assert [s.text for s in split_sentences(words)] == ["Dr. Smith spoke."]
+
+
+def test_word_edges_are_pulled_out_of_measured_silences():
+    from clipcut.index.sentences import align_to_silences
+
+    # ASR stretched "sugar" and "The" over the pause 84.2-86.2
+    words = [Word(82.0, 83.0, "of"), Word(83.1, 85.0, "sugar"), Word(85.0, 86.6, "The"),
+             Word(86.7, 87.0, "football")]
+    fixed = align_to_silences(words, np.array([[84.2, 86.2]]), 0.8)
+    assert fixed[1] == Word(83.1, 84.2, "sugar") and fixed[2] == Word(86.2, 86.6, "The")
+    assert [s.text for s in split_sentences(fixed, max_gap=0.8)] == ["of sugar", "The football"]
+    # short pauses are left alone
+    assert align_to_silences(words, np.array([[84.2, 84.6]]), 0.8) == words
+
+
+def test_words_starting_inside_the_leading_silence_start_after_it():
+    from clipcut.index.sentences import align_to_silences
+
+    words = [Word(0.59, 1.3, "Let's"), Word(1.3, 1.6, "talk.")]
+    fixed = align_to_silences(words, np.array([[0.0, 0.98]]), 0.8)
+    assert fixed == [Word(0.98, 1.3, "Let's"), Word(1.3, 1.6, "talk.")]

@@ -103,10 +103,13 @@ def expected_meta(video: Path, cfg: Config, req: IndexRequest) -> tuple[media.Me
         "source": cache.fingerprint(video),
         "captions": cap_fp if cap_fp else cap_source,
         "models": {"transcript": asr_id,
-                   "text": models.text_model_id(req.text_model or cfg.text.model),
-                   "visual": models.visual_model_id(arch, weights)},
+                   "text": models.text_model_id(req.text_model or cfg.text.model)},
         "config": cfg.index_digest(),
     }
+    if weights or not info.has_video:
+        # Only weights asked for make a cache stale; without them, a cache built with visual
+        # weights earlier stays usable (a query need not repeat --visual-weights).
+        expected["models"]["visual"] = models.visual_model_id(arch, weights)
     return info, expected
 
 
@@ -208,6 +211,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
 
     t = time.perf_counter()
     words = _words(video, info, cfg, req, expected["captions"], pcm, rep)
+    words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
     sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
                                       max_duration=cfg.asr.max_sentence)
     timings["transcript"] = time.perf_counter() - t
@@ -241,6 +245,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     win_audio = windows.pool(audio_sec, windows.members(wins, sec_mid), normalize=False)
 
     meta = dict(expected)
+    meta["models"] = {**expected["models"], "visual": models.visual_model_id(arch, weights)}
     meta.update({
         "clipcut": VERSION,
         "video": str(video),

@@ -63,9 +63,11 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
         members = np.flatnonzero((mid_s >= a) & (mid_s <= b)) if has_text else np.zeros(0, int)
         if len(members):
-            i0, i1, span_sim = retrieve.best_span(sims[members], idx.sent_start[members],
+            local = sims[members]
+            floor = max(baseline, opt.span_floor * float(local.max()))
+            i0, i1, span_sim = retrieve.best_span(local, idx.sent_start[members],
                                                   idx.sent_end[members], opt.min_len,
-                                                  opt.max_len, baseline)
+                                                  opt.max_len, floor)
             first, last = int(members[i0]), int(members[i1])
             start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
             fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
