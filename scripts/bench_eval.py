@@ -14,10 +14,9 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from clipcut import api, models
+from clipcut import models
 from clipcut.config import load_config
 from clipcut.index.pipeline import IndexRequest, index_video
 from clipcut.query import pipeline as qpipe

@@ -1,0 +1,74 @@
+"""Transcript sources and outputs beyond the default path: --captions, embedded subtitles,
+folder search across recordings, stream-copy cutting. Captions keep these fast (no ASR)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clipcut import cache
+from clipcut.synth import TOPICS, make_recording
+
+from .conftest import ffprobe_duration, query_json, run_cli, write_vtt
+
+
+@pytest.fixture(scope="module")
+def two_talks(tmp_path_factory):
+    """A folder with two recordings on different topics, each with captions beside it."""
+    folder = tmp_path_factory.mktemp("talks")
+    a = make_recording(folder / "sales.mp4", {k: TOPICS[k] for k in ("pricing", "astronomy")})
+    b = make_recording(folder / "sub" / "kitchen.mp4", {k: TOPICS[k] for k in ("cooking", "football")})
+    for rec in (a, b):
+        write_vtt(rec, Path(rec.video).with_suffix(".vtt"))
+    return folder, a, b
+
+
+def test_folder_index_then_search_ranks_across_recordings(two_talks, tmp_path):
+    folder, a, b = two_talks
+    proc = run_cli("index", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 indexed, 0 up to date, 0 failed" in proc.stderr
+    rc, data, err = query_json(folder, "baking sourdough bread", "-n", "3", "-o", tmp_path / "c")
+    assert rc == 0, err
+    assert Path(data["clips"][0]["video"]).name == "kitchen.mp4"
+    assert Path(data["clips"][0]["file"]).name.startswith("kitchen_01_")
+    rc, data, err = query_json(folder, "telescope and planets", "-n", "3", "--no-cut")
+    assert rc == 0 and Path(data["clips"][0]["video"]).name == "sales.mp4"
+    proc = run_cli("index", folder)
+    assert "0 indexed, 2 up to date, 0 failed" in proc.stderr
+
+
+def test_stream_copy_cuts(two_talks, tmp_path):
+    folder, a, _ = two_talks
+    rc, data, err = query_json(a.video, "pricing objection", "-n", "1", "--copy", "-o", tmp_path)
+    assert rc == 0, err
+    f = Path(data["clips"][0]["file"])
+    # stream copy cuts on keyframes: the file exists and is close to the asked-for length
+    assert f.exists() and abs(ffprobe_duration(f) - (data["clips"][0]["end"] - data["clips"][0]["start"])) < 10
+
+
+def test_explicit_captions_flag(two_talks, tmp_path):
+    _, a, _ = two_talks
+    video = tmp_path / "renamed.mp4"
+    video.write_bytes(Path(a.video).read_bytes())
+    vtt = write_vtt(a, tmp_path / "elsewhere.vtt")
+    proc = run_cli("index", video, "--captions", vtt)
+    assert proc.returncode == 0, proc.stderr
+    idx = cache.load(cache.sidecar_path(video))
+    assert idx.meta["captions"]["path"] == str(vtt.resolve())
+    assert len(idx.sent_text) == len(a.sentences)
+
+
+def test_embedded_subtitle_stream(two_talks, tmp_path):
+    _, a, _ = two_talks
+    vtt = write_vtt(a, tmp_path / "subs.vtt")
+    video = tmp_path / "with-subs.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", a.video, "-i", str(vtt), "-map", "0", "-map", "1",
+                    "-c", "copy", "-c:s", "mov_text", str(video)], check=True)
+    rc, data, err = query_json(video, "comet after sunset", "-n", "1", "--no-cut")
+    assert rc == 0, err
+    idx = cache.load(cache.sidecar_path(video))
+    assert idx.meta["captions"] == "embedded"
+    assert idx.meta["models"]["transcript"] == "captions"
+    assert "comet" in data["clips"][0]["text"].lower()
