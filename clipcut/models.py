@@ -83,6 +83,13 @@ def load_text_model(explicit: str = ""):
     except ImportError:
         raise ModelError("sentence-transformers is not installed: `pip install clipcut`") from None
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the env switch is read at import; imports may precede
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
         return SentenceTransformer(str(path), device="cpu")
     except Exception as exc:  # the library raises many kinds for a bad folder
         raise ModelError(f"cannot load sentence-transformers model at {path}: {exc}") from exc

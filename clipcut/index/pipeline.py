@@ -173,10 +173,7 @@ def _frames(video: Path, info: media.MediaInfo, cfg: Config, arch: str, weights:
     if model is not None and batch:
         embs.append(visual.embed_frames(model, np.stack(batch)))
     rep.finish()
-    dim = embs[0].shape[1] if embs else 0
-    emb = np.concatenate(embs) if embs else np.zeros((len(times) if dim else 0, dim), np.float32)
-    if not dim:
-        emb = np.zeros((len(times), 0), np.float32)
+    emb = np.concatenate(embs) if embs else np.zeros((len(times), 0), np.float32)
     return np.asarray(times, dtype=np.float64), emb, scenes.result()
 
 
@@ -264,7 +261,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         "sent_start": np.array([s.start for s in sents], np.float64),
         "sent_end": np.array([s.end for s in sents], np.float64),
         "sent_text": np.array(sent_text, dtype=np.str_).reshape(-1),
-        "sent_emb": sent_emb.reshape(len(sents), -1) if len(sents) else np.zeros((0, 384), np.float32),
+        "sent_emb": sent_emb,
         "windows": wins, "win_text": win_text, "win_visual": win_visual, "win_audio": win_audio,
         "frame_times": frame_times, "frame_emb": frame_emb, "audio_sec": audio_sec,
         "silences": sil, "scenes": scene_cuts,

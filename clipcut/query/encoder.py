@@ -115,7 +115,8 @@ class QueryEncoder:
     def _forward(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         import torch
 
-        features = self.model.tokenize([text])
+        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
+        features = prepare([text])
         ids = features["input_ids"][0].tolist()
         tokens = self.model.tokenizer.convert_ids_to_tokens(ids)
         special = np.array(self.model.tokenizer.get_special_tokens_mask(
