@@ -7,6 +7,8 @@ of those differ or its arrays are malformed: the caller rebuilds it.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -79,6 +81,22 @@ def sidecar_path(video: Path) -> Path:
 def fallback_path(video: Path) -> Path:
     key = hashlib.sha256(str(video.resolve()).encode()).hexdigest()[:16]
     return user_cache_dir() / f"{key}-{video.name}{SUFFIX}"
+
+
+@contextlib.contextmanager
+def build_lock(video: Path):
+    """Hold an exclusive lock for indexing ``video`` (two indexers never build the same file at
+    once; the second waits, then finds the first one's cache). The lock file lives in the user
+    cache directory, so nothing is left beside the recording."""
+    folder = user_cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(video.resolve()).encode()).hexdigest()[:24]
+    with open(folder / f"{key}.lock", "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def candidates(video: Path) -> list[Path]:

@@ -72,3 +72,21 @@ def test_embedded_subtitle_stream(two_talks, tmp_path):
     assert idx.meta["captions"] == "embedded"
     assert idx.meta["models"]["transcript"] == "captions"
     assert "comet" in data["clips"][0]["text"].lower()
+
+
+def test_two_indexers_on_one_file_both_succeed_and_build_once(two_talks, tmp_path):
+    import os
+    import sys
+
+    _, a, _ = two_talks
+    video = tmp_path / "same.mp4"
+    video.write_bytes(Path(a.video).read_bytes())
+    write_vtt(a, video.with_suffix(".vtt"))
+    cmd = [sys.executable, "-m", "clipcut", "index", str(video), "-v"]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+             for _ in range(2)]
+    errs = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert sum("indexed in" in e for e in errs) == 1 and sum("cache is current" in e for e in errs) == 1
+    assert cache.load(cache.sidecar_path(video)) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4", "same.mp4.clipcut.npz", "same.vtt"]

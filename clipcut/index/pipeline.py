@@ -187,7 +187,16 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         found = find_current(video, expected)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
+    with cache.build_lock(video):
+        # another process may have built it while this one waited for the lock
+        found = None if req.force else find_current(video, expected)
+        if found:
+            return IndexResult(video, found[1], found[0], built=False)
+        return _build(video, info, expected, cfg, req, rep)
 
+
+def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req: IndexRequest,
+           rep: Reporter) -> IndexResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     acfg = cfg.audio

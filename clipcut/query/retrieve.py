@@ -2,30 +2,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
+
+from ..index.windows import members  # the same membership rule the index used
 
 BM25_K1 = 1.5
 BM25_B = 0.75
 LEXICAL_HALF = 4.0  # BM25 score at which the saturated lexical score reaches 0.5
 
 
-@dataclass(frozen=True)
-class Candidate:
-    start: float            # s
-    end: float              # s
-    first: int              # index of the first sentence in the span
-    last: int               # index of the last sentence in the span (inclusive)
-    score: float            # fused score (cosine units)
-    parts: dict             # modality -> weighted contribution
-
-
 def window_sentences(windows: np.ndarray, sent_start: np.ndarray, sent_end: np.ndarray) -> list[np.ndarray]:
-    mids = (sent_start + sent_end) / 2
-    last = len(windows) - 1
-    return [np.flatnonzero((mids >= a) & ((mids < b) | ((j == last) & (mids <= b))))
-            for j, (a, b) in enumerate(windows)]
+    """Indices of the sentences whose midpoint lies in each window (as when the cache was built)."""
+    return members(windows, (sent_start + sent_end) / 2)
 
 
 def bm25(terms: tuple[str, ...], docs: list[str]) -> np.ndarray:
