@@ -73,6 +73,7 @@ class QueryOptions:
     span_weight: float
     span_floor: float
     min_score: float
+    relative_score: float
     min_len: float
     max_len: float
     pad: float

@@ -112,11 +112,12 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
     """Best-first: drop weak, overlapping and repeated spans; keep ``n``."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
+    floor = max(opt.min_score, opt.relative_score * ranked[0].score) if ranked else opt.min_score
     kept: list[Ranked] = []
     spans: dict[str, list[tuple[float, float]]] = {}
     vecs: list[np.ndarray] = []
     for r in ranked:
-        if r.score < opt.min_score:
+        if r.score < floor:
             break
         r = _snap(r, opt)
         if select.overlaps_too_much((r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
