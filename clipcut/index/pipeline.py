@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cache, models
+from .. import __version__, cache, models
 from ..config import Config
 from ..errors import MediaError, ModelError
 from . import audio as audio_stage
@@ -17,7 +17,6 @@ from .scenes import SceneCuts
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
 
 
 class Reporter:
@@ -253,7 +252,7 @@ def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req:
     meta = dict(expected)
     meta["models"] = {**expected["models"], "visual": models.visual_model_id(arch, weights)}
     meta.update({
-        "clipcut": VERSION,
+        "clipcut": __version__,
         "video": str(video),
         "duration": info.duration,
         "has_video": info.has_video,
