@@ -43,9 +43,10 @@ def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
     """(loaded caches, media files without a usable cache) in a folder, recursively."""
     found, missing = [], []
     for video in media_files([folder]):
-        idx = next((i for i in map(cache.load, cache.candidates(video)) if i is not None), None)
-        if idx is not None and idx.meta.get("source") == cache.fingerprint(video) \
-                and idx.meta.get("schema") == cache.SCHEMA:
+        current = {"schema": cache.SCHEMA, "source": cache.fingerprint(video)}
+        idx = next((i for i in map(cache.load, cache.candidates(video))
+                    if i is not None and cache.is_current(i, current)), None)
+        if idx is not None:
             found.append(idx)
         else:
             missing.append(video)

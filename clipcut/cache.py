@@ -181,10 +181,9 @@ def load(path: Path) -> Index | None:
 
 
 def is_current(index: Index, expected: dict) -> bool:
-    """True when every key of ``expected`` (schema, fingerprints, model ids, config) matches;
-    a dict in ``expected`` matches when each of its keys does (the cache may record more)."""
-    def matches(have, want) -> bool:
-        if isinstance(want, dict) and "sha256" not in want:
-            return isinstance(have, dict) and all(matches(have.get(k), v) for k, v in want.items())
-        return have == want
-    return matches(index.meta, expected)
+    """True when every key of ``expected`` (schema, fingerprints, config) matches exactly and
+    every model id it names matches (the cache may record a model the caller did not ask for)."""
+    meta = index.meta
+    models = meta.get("models") if isinstance(meta.get("models"), dict) else {}
+    return (all(meta.get(k) == v for k, v in expected.items() if k != "models")
+            and all(models.get(k) == v for k, v in expected.get("models", {}).items()))

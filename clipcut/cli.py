@@ -148,10 +148,9 @@ def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (s
         else:
             counts["skipped"] += 1
             log.info("%s: cache is current (%s)", f, res.cache_path)
-    if len(files) > 1 or verbose:
-        if not quiet:
-            print(f"clipcut: {counts['indexed']} indexed, {counts['skipped']} up to date, "
-                  f"{counts['failed']} failed", file=sys.stderr)
+    if (len(files) > 1 or verbose) and not quiet:
+        print(f"clipcut: {counts['indexed']} indexed, {counts['skipped']} up to date, "
+              f"{counts['failed']} failed", file=sys.stderr)
     raise typer.Exit(2 if counts["failed"] else 0)
 
 

@@ -142,7 +142,7 @@ def visual_model_id(arch: str, weights: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def load_open_clip(arch: str, weights: str):
-    """(model, preprocess-free image size, tokenizer) for an open_clip architecture."""
+    """(model, tokenizer) of an open_clip architecture; weights '' = random initialization."""
     _offline()
     try:
         import open_clip

@@ -79,3 +79,13 @@ def test_read_only_folder_sends_cache_to_user_dir(tmp_path, monkeypatch):
     target = cache.write_path(video)
     assert target.parent == tmp_path / "xdg" / "clipcut" and target.name.endswith(cache.SUFFIX)
     assert target in cache.candidates(video)
+
+
+def test_model_ids_match_by_name_and_a_cache_may_record_more(tmp_path):
+    path = tmp_path / "a.mp4.clipcut.npz"
+    cache.save(path, {"schema": cache.SCHEMA, "models": {"text": "t", "visual": "v:on"}}, arrays())
+    idx = cache.load(path)
+    assert cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"text": "t"}})
+    assert cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"text": "t", "visual": "v:on"}})
+    assert not cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"visual": "v:off"}})
+    assert not cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"asr": "x"}})

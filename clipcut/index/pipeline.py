@@ -60,47 +60,46 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
-def _caption_source(video: Path, info: media.MediaInfo, req: IndexRequest) -> tuple[str, dict | None]:
-    """('file', fingerprint) / ('embedded', None) / ('asr', None)."""
-    if req.captions:
-        p = Path(req.captions)
-        if not p.is_file():
-            raise MediaError("caption file not found; check --captions", path=p)
-        return str(p.resolve()), {"path": str(p.resolve()), **cache.fingerprint(p)}
-    side = transcript.find_captions(video)
-    if side is not None:
-        return str(side.resolve()), {"path": str(side.resolve()), **cache.fingerprint(side)}
-    if info.subtitle_streams:
-        return "embedded", None
-    return "asr", None
+def _caption_source(video: Path, info: media.MediaInfo, req: IndexRequest) -> dict | str:
+    """The caption file's fingerprint (with its path), or "embedded", or "asr"."""
+    path = Path(req.captions) if req.captions else transcript.find_captions(video)
+    if req.captions and not path.is_file():
+        raise MediaError("caption file not found; check --captions", path=path)
+    if path is not None:
+        return {"path": str(path.resolve()), **cache.fingerprint(path)}
+    return "embedded" if info.subtitle_streams else "asr"
 
 
-def _resolve_visual(cfg: Config, req: IndexRequest, info: media.MediaInfo) -> tuple[str, str]:
-    """(architecture, weights) where weights is '' when the visual modality is off."""
-    arch = req.visual_model or cfg.visual.model
-    if not info.has_video:
-        return arch, ""
-    return arch, models.visual_weights(req.visual_weights or cfg.visual.weights)
+@dataclass(frozen=True)
+class Plan:
+    """What indexing one recording involves, resolved once: probed streams, the transcript
+    source, the visual model (weights '' = visual off) and what a current cache must hold."""
+
+    info: media.MediaInfo
+    captions: dict | str
+    arch: str
+    weights: str
+    expected: dict
 
 
-def expected_meta(video: Path, cfg: Config, req: IndexRequest) -> tuple[media.MediaInfo, dict]:
-    """Probe the video and compute what a current cache's metadata must hold."""
+def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
+    """Probe the video and resolve every source and model; raises MediaError for bad input."""
     info = media.probe(video)
-    cap_source, cap_fp = _caption_source(video, info, req)
-    arch, weights = _resolve_visual(cfg, req, info)
-    backend = req.asr or cfg.asr.backend
-    asr_model = req.asr_model or cfg.asr.model
-    if cap_source == "asr":
+    captions = _caption_source(video, info, req)
+    arch = req.visual_model or cfg.visual.model
+    weights = models.visual_weights(req.visual_weights or cfg.visual.weights) if info.has_video else ""
+    if captions == "asr":
         if not info.has_audio:
             raise MediaError("has no audio stream and no captions; pass --captions FILE "
                              "(.vtt or .srt)", path=video)
-        asr_id = f"{backend}:{models.whisper_model_id(asr_model)}"
+        backend = req.asr or cfg.asr.backend
+        asr_id = f"{backend}:{models.whisper_model_id(req.asr_model or cfg.asr.model)}"
     else:
         asr_id = "captions"
     expected = {
         "schema": cache.SCHEMA,
         "source": cache.fingerprint(video),
-        "captions": cap_fp if cap_fp else cap_source,
+        "captions": captions,
         "models": {"transcript": asr_id,
                    "text": models.text_model_id(req.text_model or cfg.text.model)},
         "config": cfg.index_digest(),
@@ -109,7 +108,7 @@ def expected_meta(video: Path, cfg: Config, req: IndexRequest) -> tuple[media.Me
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
         expected["models"]["visual"] = models.visual_model_id(arch, weights)
-    return info, expected
+    return Plan(info, captions, arch, weights, expected)
 
 
 def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
@@ -123,7 +122,7 @@ def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None
 
 
 def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
-           cap: object, pcm: np.ndarray | None, rep: Reporter) -> list:
+           cap: dict | str, pcm: np.ndarray | None, rep: Reporter) -> list:
     if isinstance(cap, dict):
         path = Path(cap["path"])
         return transcript.words_from_cues(
@@ -181,21 +180,21 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     """Index one recording, or return its current cache. Raises ClipcutError on bad input."""
     video = Path(video)
     rep = reporter or Reporter()
-    info, expected = expected_meta(video, cfg, req)
+    p = plan(video, cfg, req)
     if not req.force:
-        found = find_current(video, expected)
+        found = find_current(video, p.expected)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
     with cache.build_lock(video):
         # another process may have built it while this one waited for the lock
-        found = None if req.force else find_current(video, expected)
+        found = None if req.force else find_current(video, p.expected)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
-        return _build(video, info, expected, cfg, req, rep)
+        return _build(video, p, cfg, req, rep)
 
 
-def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req: IndexRequest,
-           rep: Reporter) -> IndexResult:
+def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:
+    info = p.info
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     acfg = cfg.audio
@@ -215,7 +214,7 @@ def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req:
         rep.finish()
 
     t = time.perf_counter()
-    words = _words(video, info, cfg, req, expected["captions"], pcm, rep)
+    words = _words(video, info, cfg, req, p.captions, pcm, rep)
     words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
     sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
                                       max_duration=cfg.asr.max_sentence)
@@ -224,7 +223,7 @@ def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req:
         log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
 
     t = time.perf_counter()
-    arch, weights = _resolve_visual(cfg, req, info)
+    arch, weights = p.arch, p.weights
     if info.has_video and not weights:
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
                    "(an open_clip checkpoint) to index frames")
@@ -249,8 +248,8 @@ def _build(video: Path, info: media.MediaInfo, expected: dict, cfg: Config, req:
     sec_mid = np.arange(len(audio_sec)) + 0.5
     win_audio = windows.pool(audio_sec, windows.members(wins, sec_mid), normalize=False)
 
-    meta = dict(expected)
-    meta["models"] = {**expected["models"], "visual": models.visual_model_id(arch, weights)}
+    meta = dict(p.expected)
+    meta["models"] = {**p.expected["models"], "visual": models.visual_model_id(arch, weights)}
     meta.update({
         "clipcut": __version__,
         "video": str(video),

@@ -48,7 +48,7 @@ def snap(first: int, last: int, sent_start: np.ndarray, sent_end: np.ndarray,
             if j < i:
                 continue
             length = sent_end[j] - sent_start[i]
-            if not (min_len <= length <= max_len) and (i, j) != (first, last):
+            if not min_len <= length <= max_len:
                 continue
             score = si + boundary_score(sent_end[j], sent_end[j] - t1, False, scenes, silences, w)
             if score > best_score + 1e-9:

@@ -84,7 +84,6 @@ class EncodedQuery:
 def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
     """True for word pieces that belong to a content word."""
     mask = ~special.astype(bool)
-    word = ""
     # join word pieces ("kub", "##ern", "##etes") so the whole word is judged
     words = []
     for i, tok in enumerate(tokens):
