@@ -11,7 +11,7 @@ from .cut import cut_clips
 from .errors import ClipcutError
 from .index.pipeline import IndexRequest, IndexResult, Reporter, index_video, media_files
 from .query import pipeline as qpipe
-from .query import timephrase
+from .query import learned, timephrase
 from .query.encoder import QueryEncoder, clip_text_vector
 from .types import Clip
 
@@ -36,7 +36,16 @@ class SearchResult:
 
 
 def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
-    return QueryEncoder(models.load_text_model(text_model), cfg.query.crisp_k, cfg.query.crisp_mix)
+    model = models.load_text_model(text_model)
+    trained = learned.load(cfg.query.encoder_weights) if cfg.query.encoder == "trained" else None
+    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") \
+        else model.get_sentence_embedding_dimension()
+    if trained is not None and trained.config["dim"] != dim:
+        log.warning("the trained query encoder fits %s (%d-d), not this %d-d text model; using "
+                    "the untrained encoder", trained.config["text_model"], trained.config["dim"],
+                    dim)
+        trained = None
+    return QueryEncoder(model, cfg.query.crisp_k, cfg.query.crisp_mix, trained)
 
 
 def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:

@@ -63,6 +63,8 @@ class SceneOptions:
 
 @dataclass(frozen=True)
 class QueryOptions:
+    encoder: str
+    encoder_weights: str
     stage1_top: int
     extend: float
     crisp_k: tuple[int, ...]
@@ -173,6 +175,8 @@ def _verify(cfg: Config) -> None:
         (cfg.asr.backend in ("faster-whisper", "openai-whisper"),
          "[asr] backend must be 'faster-whisper' or 'openai-whisper'"),
         (cfg.audio.hop_length < cfg.audio.win_length, "[audio] hop_length must be < win_length"),
+        (cfg.query.encoder in ("trained", "untrained"),
+         "[query] encoder must be 'trained' or 'untrained'"),
         (cfg.query.stage1_top >= 1, "[query] stage1_top must be >= 1"),
         (len(cfg.query.crisp_k) > 0 and min(cfg.query.crisp_k) >= 1,
          "[query] crisp_k must list positive token counts"),

@@ -30,6 +30,32 @@ def parse_value(v: str):
         return v
 
 
+def apply_overrides(cfg, items: list[str]):
+    """``section.key=value`` strings (JSON values; lists become tuples) applied to ``cfg``."""
+    for item in items:
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        value = parse_value(value)
+        if isinstance(value, list):
+            value = tuple(value)
+        cfg = cfg.with_section(section, **{name: value})
+    return cfg
+
+
+def run_queries(media: Path, cfg, n: int = 10) -> list[dict]:
+    """score.py run lines for every query file in ``media``."""
+    rows = []
+    for qf in sorted(media.glob("*.queries.jsonl")):
+        video = media / qf.name.replace(".queries.jsonl", ".mp4")
+        for line in qf.read_text().splitlines():
+            q = json.loads(line)
+            clips = api.search(video, q["query"], cfg, n).clips
+            rows.append({"meeting": q["meeting"], "qid": q["qid"],
+                         "clips": [{"start": c.start, "end": c.end, "score": c.score}
+                                   for c in clips]})
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--media", type=Path, required=True)
@@ -40,24 +66,10 @@ def main() -> int:
     ap.add_argument("--bench", type=Path, default=BENCH)
     args = ap.parse_args()
 
-    cfg = load_config()
-    for item in args.set:
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        value = parse_value(value)
-        if isinstance(value, list):
-            value = tuple(value)
-        cfg = cfg.with_section(section, **{name: value})
+    cfg = apply_overrides(load_config(), args.set)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
-    rows = []
     t0 = time.time()
-    for qf in qfiles:
-        video = args.media / qf.name.replace(".queries.jsonl", ".mp4")
-        for line in qf.read_text().splitlines():
-            q = json.loads(line)
-            clips = api.search(video, q["query"], cfg, args.n).clips
-            rows.append({"meeting": q["meeting"], "qid": q["qid"],
-                         "clips": [{"start": c.start, "end": c.end, "score": c.score} for c in clips]})
+    rows = run_queries(args.media, cfg, args.n)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
     subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",

@@ -79,6 +79,7 @@ class EncodedQuery:
     weights: dict                 # modality -> weight (sums to 1)
     terms: tuple[str, ...]        # lexical terms for BM25
     visual: np.ndarray | None = None  # (dv,) CLIP text embedding when the visual path is on
+    learned: object | None = None     # the trained LearnedEncoder (adapters for the segments)
 
 
 def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
@@ -105,10 +106,12 @@ def lexical_terms(text: str) -> tuple[str, ...]:
 class QueryEncoder:
     """Encodes queries with a sentence-transformers model (loaded once)."""
 
-    def __init__(self, model, choices: tuple[int, ...] = (3, 5, 7, 10), mix: float = 0.5):
+    def __init__(self, model, choices: tuple[int, ...] = (3, 5, 7, 10), mix: float = 0.5,
+                 learned=None):
         self.model = model
         self.choices = tuple(choices)
         self.mix = mix
+        self.learned = learned  # a LearnedEncoder, or None for the hand-set parameters
         self._anchors: np.ndarray | None = None
 
     def _forward(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -139,7 +142,46 @@ class QueryEncoder:
         w = softmax(logits)
         return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
 
+    def _learned_k(self, mean: np.ndarray, n_content: int) -> int:
+        """The router's k when the configured choices are the trained ones; a single
+        configured choice is used as is; any other list falls back to the hand-set rule."""
+        if len(self.choices) == 1:
+            return self.choices[0]
+        if set(self.choices) == set(self.learned.choices):
+            return self.learned.route(mean, n_content)
+        return route_k(n_content, self.choices)
+
+    def _learned_weights(self, mean: np.ndarray, visual_on: bool) -> dict:
+        logits = self.learned.fusion_logits(mean).astype(np.float64)
+        if not visual_on:
+            logits[0] = -np.inf
+        if not np.any(self.learned.params["audio_out"]):
+            logits[1] = -np.inf  # audio adapter untrained: no audio embedding to score
+        w = softmax(logits)
+        return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
+
+    def _encode_learned(self, text: str, visual_on: bool) -> EncodedQuery:
+        lrn = self.learned
+        tokens, special, tok, sent = self._forward(text)
+        mask = content_mask(tokens, special)
+        mean = normalize(sent)
+        k, top, vector = 0, [], mean
+        if mask.any():
+            centre = normalize(tok[mask].mean(0))
+            k = self._learned_k(mean, int(mask.sum()))
+            alpha = crisp_attention(lrn.token_scores(tok, centre), k, mask)
+            crisp = normalize((alpha[:, None] * tok).sum(0))
+            m = lrn.mix()
+            vector = normalize(m * crisp + (1 - m) * mean)
+            top = [tokens[i] for i in np.argsort(-alpha, kind="stable")[:k] if alpha[i] > 0]
+        vector = lrn.project(vector)
+        return EncodedQuery(text, vector.astype(np.float32), k, tuple(top),
+                            self._learned_weights(mean, visual_on), lexical_terms(text),
+                            learned=lrn)
+
     def encode(self, text: str, visual_on: bool = False) -> EncodedQuery:
+        if self.learned is not None:
+            return self._encode_learned(text, visual_on)
         tokens, special, tok, sent = self._forward(text)
         mask = content_mask(tokens, special)
         mean = normalize(sent)

@@ -29,6 +29,13 @@ class Ranked:
     index: Index
 
 
+def _available_weights(weights: dict, available: dict) -> dict:
+    """The query's modality weights renormalized over what this recording can score."""
+    kept = {m: (weights.get(m, 0.0) if available[m] else 0.0) for m in available}
+    total = sum(kept.values())
+    return {m: v / total for m, v in kept.items()} if total > 0 else kept
+
+
 def _window_texts(idx: Index, groups: list[np.ndarray]) -> list[str]:
     return [" ".join(idx.sent_text[g].tolist()) for g in groups]
 
@@ -39,23 +46,34 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     wins = idx.windows
     if len(wins) == 0:
         return []
-    w_text, w_vis = q.weights["text"], q.weights["visual"]
     groups = retrieve.window_sentences(wins, idx.sent_start, idx.sent_end)
     has_text = len(idx.sent_start) > 0
-    text = idx.win_text @ q.vector if has_text else np.zeros(len(wins))
+    win_emb, sent_emb = idx.win_text, idx.sent_emb
+    if q.learned is not None and has_text:
+        win_emb, sent_emb = q.learned.adapt_text(win_emb), q.learned.adapt_text(sent_emb)
+    text = win_emb @ q.vector if has_text else np.zeros(len(wins))
     if has_text and opt.lexical_weight > 0:
         lex = retrieve.bm25(q.terms, _window_texts(idx, groups))
         text = text + opt.lexical_weight * lex / (lex + retrieve.LEXICAL_HALF)
     text = retrieve.with_context(text, opt.context, opt.context_weight)
     use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
-    vis = idx.win_visual @ q.visual if use_vis else np.zeros(len(wins))
+    vis = np.zeros(len(wins))
+    if use_vis:
+        frame_emb = idx.frame_emb if q.learned is None else q.learned.adapt_visual(idx.frame_emb)
+        win_vis = idx.win_visual if q.learned is None else q.learned.adapt_visual(idx.win_visual)
+        vis = win_vis @ q.visual
+    use_audio = q.weights.get("audio", 0.0) > 0 and len(idx.audio_sec) > 0
+    aud = q.learned.audio_windows(idx.audio_sec, wins) @ q.vector if use_audio \
+        else np.zeros(len(wins))
+    w = _available_weights(q.weights, {"text": has_text, "visual": use_vis, "audio": use_audio})
+    w_text, w_vis, w_aud = w["text"], w["visual"], w["audio"]
     mids = wins.mean(1)
     time_adj = opt.time_weight * (timephrase.prior_weights(prior, mids, idx.duration,
                                                            opt.time_sigma) - 1)
-    coarse = w_text * text + w_vis * vis + time_adj
+    coarse = w_text * text + w_vis * vis + w_aud * aud + time_adj
     top = np.argsort(-coarse, kind="stable")[:opt.stage1_top]
 
-    sims = idx.sent_emb @ q.vector if has_text else np.zeros(0)
+    sims = sent_emb @ q.vector if has_text else np.zeros(0)
     baseline = float(np.mean(sims)) if len(sims) else 0.0
     mid_s = (idx.sent_start + idx.sent_end) / 2
     out = []
@@ -79,8 +97,9 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         if use_vis and len(idx.frame_times):
             inside = (idx.frame_times >= start) & (idx.frame_times < end)
             if inside.any():
-                vis_span = float(np.mean(idx.frame_emb[inside] @ q.visual))
-        parts = {"text": w_text * float(fine_text), "visual": w_vis * float(vis_span), "audio": 0.0}
+                vis_span = float(np.mean(frame_emb[inside] @ q.visual))
+        parts = {"text": w_text * float(fine_text), "visual": w_vis * float(vis_span),
+                 "audio": w_aud * float(aud[j])}
         tprior = opt.time_weight * (timephrase.prior_weights(
             prior, np.array([(start + end) / 2]), idx.duration, opt.time_sigma)[0] - 1)
         out.append(Ranked(idx.meta["video"], first, last, start, end,
