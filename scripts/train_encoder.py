@@ -217,7 +217,7 @@ class QuerySide(torch.nn.Module):
         x = ((x - p["audio_mean"]) / p["audio_std"]).transpose(1, 2)
         h = F.relu(F.conv1d(x, p["audio_conv1"].permute(2, 1, 0), p["audio_b1"], padding=1))
         h = F.relu(F.conv1d(h, p["audio_conv2"].permute(2, 1, 0), p["audio_b2"], padding=1))
-        return h.mean(2) @ p["audio_out"]
+        return F.normalize(h.mean(2) @ p["audio_out"], dim=-1)
 
 
 def crisp_topk(scores: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -433,7 +433,31 @@ def fusion_data(media: Path, enc: QueryEncoder) -> list[dict]:
     return out
 
 
-def train_fusion(model: QuerySide, data: list[dict], args, rng) -> dict:
+def fused_scores(model: QuerySide, d: dict, qv: torch.Tensor, text: torch.Tensor):
+    aud = model.audio(torch.from_numpy(d["audio"])) @ qv
+    w = torch.softmax(model.fusion(F.normalize(torch.from_numpy(d["sent"]), dim=-1))[1:], dim=0)
+    return w[0] * aud + w[1] * text, w  # no visual features in these recordings
+
+
+def query_vectors(model: QuerySide, data: list[dict]):
+    k_of = routed_k(model)
+    with torch.no_grad():
+        qv = model.encode(*pad_queries(data), torch.tensor([k_of(d) for d in data]))
+        text = [model.adapt_text(torch.from_numpy(d["win"])) @ qv[i] for i, d in enumerate(data)]
+    return qv, text
+
+
+@torch.no_grad()
+def fusion_val(model: QuerySide, data: list[dict]) -> float:
+    qv, text = query_vectors(model, data)
+    return float(np.mean([ndcg10(fused_scores(model, d, qv[i], text[i])[0].numpy(),
+                                 d["rel"].astype(float)) for i, d in enumerate(data)]))
+
+
+def train_fusion(model: QuerySide, data: list[dict], val: list[dict], args, rng) -> dict:
+    """Fusion MLP + audio adapter on built train meetings, text side frozen. The epoch with
+    the best validation window NDCG@10 is kept; epoch 0 (audio left out) competes too, and
+    audio must beat it by --fusion-margin to be kept (it costs time on every query)."""
     allsec = np.concatenate([d["audio"].reshape(-1, d["audio"].shape[-1]) for d in data])
     with torch.no_grad():
         model.p["audio_mean"].copy_(torch.from_numpy(allsec.mean(0)))
@@ -441,33 +465,38 @@ def train_fusion(model: QuerySide, data: list[dict], args, rng) -> dict:
     names = ("fusion_w1", "fusion_b1", "fusion_w2", "fusion_b2", "audio_conv1", "audio_b1",
              "audio_conv2", "audio_b2", "audio_out")
     opt = torch.optim.AdamW([model.p[n] for n in names], lr=args.lr, weight_decay=1e-2)
-    with torch.no_grad():
-        qv = model.encode(*pad_queries(data), torch.tensor([5] * len(data)))
-    losses = []
+    qv, text = query_vectors(model, data)
+    _, val_text = query_vectors(model, val)
+    text_only = float(np.mean([ndcg10(t.numpy(), d["rel"].astype(float))
+                               for t, d in zip(val_text, val)]))
+    best = (text_only, 0, {n: model.p[n].detach().clone() for n in names})
+    history = []
     for epoch in range(args.fusion_epochs):
         total = 0.0
         for i in rng.permutation(len(data)):
             d = data[i]
-            text = (model.adapt_text(torch.from_numpy(d["win"])) @ qv[i]).detach()
-            aud = model.audio(torch.from_numpy(d["audio"])) @ qv[i]
-            mean = F.normalize(torch.from_numpy(d["sent"]), dim=-1)
-            w = torch.softmax(model.fusion(mean)[1:], dim=0)  # no visual features here
-            scores = w[0] * aud + w[1] * text
-            pos = torch.from_numpy(d["rel"])
-            loss = info_nce(scores[None], pos[None],
-                            torch.from_numpy(learned.downweight(text.numpy())).float()[None])
+            scores, _ = fused_scores(model, d, qv[i], text[i])
+            weights = torch.from_numpy(learned.downweight(text[i].numpy())).float()
+            loss = info_nce(scores[None], torch.from_numpy(d["rel"])[None], weights[None])
             opt.zero_grad()
             loss.mean().backward()
             opt.step()
-            total += float(loss)
-        losses.append(round(total / len(data), 4))
-        log(f"fusion epoch {epoch + 1}: loss {losses[-1]:.4f}")
+            total += float(loss.detach())
+        proxy = fusion_val(model, val)
+        history.append({"epoch": epoch + 1, "loss": round(total / len(data), 4),
+                        "val_ndcg10": round(proxy, 4)})
+        log(f"fusion epoch {epoch + 1}: {history[-1]} (audio left out: {text_only:.4f})")
+        if proxy > best[0] + (args.fusion_margin if best[1] == 0 else 0.0):
+            best = (proxy, epoch + 1, {n: model.p[n].detach().clone() for n in names})
     with torch.no_grad():
-        w = torch.softmax(model.fusion(torch.stack([F.normalize(torch.from_numpy(d["sent"]), dim=-1)
-                                                    for d in data]))[:, 1:], dim=1)
-    return {"queries": len(data), "loss": losses,
-            "audio_weight_mean": round(float(w[:, 0].mean()), 4),
-            "audio_weight_max": round(float(w[:, 0].max()), 4)}
+        for n, v in best[2].items():
+            model.p[n].copy_(v)
+        means = torch.stack([F.normalize(torch.from_numpy(d["sent"]), dim=-1) for d in data])
+        w = torch.softmax(model.fusion(means)[:, 1:], dim=1)
+    return {"train_queries": len(data), "val_queries": len(val), "history": history,
+            "val_ndcg10_audio_left_out": round(text_only, 4), "kept_epoch": best[1],
+            "audio_trained": best[1] > 0,
+            "audio_weight_mean": round(float(w[:, 0].mean()), 4) if best[1] else 0.0}
 
 
 # ----------------------------------------------------------------------------- check file
@@ -519,6 +548,8 @@ def main() -> int:
     ap.add_argument("--val", type=Path, default=BENCH / "qmsum-val")
     ap.add_argument("--media", type=Path, help="built train meetings with clipcut caches "
                     "(for the fusion MLP and the audio adapter)")
+    ap.add_argument("--val-media", type=Path, help="built validation meetings with clipcut "
+                    "caches (picks the fusion epoch); required with --media")
     ap.add_argument("--out", type=Path, default=learned.PACKAGED)
     ap.add_argument("--features", type=Path, default=Path.home() / ".cache" / "clipcut-train")
     ap.add_argument("--seed", type=int, default=0)
@@ -534,11 +565,14 @@ def main() -> int:
     ap.add_argument("--router-steps", type=int, default=300)
     ap.add_argument("--router-temp", type=float, default=0.02)
     ap.add_argument("--fusion-epochs", type=int, default=3)
+    ap.add_argument("--fusion-margin", type=float, default=0.005)
     ap.add_argument("--check", type=Path, default=ROOT / "tests" / "data" / "encoder_check.json",
                     help="where to record a small validation check for the tests")
     ap.add_argument("--check-meeting", default="ES2006a")
     args = ap.parse_args()
 
+    if args.media and not args.val_media:
+        ap.error("--media needs --val-media")
     t_start = time.time()
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
@@ -556,7 +590,7 @@ def main() -> int:
 
     config = {"dim": int(train["win"].shape[1]), "n_mels": 80, "hidden": 256, "channels": 64,
               "k_choices": list(K_CHOICES), "tau": TAU, "hard_negatives": list(HARD),
-              "text_model": "all-MiniLM-L6-v2"}
+              "text_model": "all-MiniLM-L6-v2", "audio_trained": False}
     model = QuerySide(learned.init_params(config["dim"], config["n_mels"], config["hidden"],
                                           len(K_CHOICES), config["channels"], args.seed))
     fixed5 = lambda _: 5  # noqa: E731
@@ -570,7 +604,9 @@ def main() -> int:
     log(f"val window NDCG@10 after training: {after}")
     fusion = None
     if args.media:
-        fusion = train_fusion(model, fusion_data(args.media, enc), args, rng)
+        fusion = train_fusion(model, fusion_data(args.media, enc), fusion_data(args.val_media, enc),
+                              args, rng)
+        config["audio_trained"] = fusion["audio_trained"]
         log(f"fusion: {fusion}")
 
     params = {k: v.detach().numpy() for k, v in model.p.items()}

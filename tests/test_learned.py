@@ -126,6 +126,7 @@ def test_untrained_parameters_are_identity():
     assert lrn.adapt_text(x) == pytest.approx(x, abs=1e-6)
     assert lrn.project(x[0]) == pytest.approx(x[0], abs=1e-6)
     assert lrn.mix() == 0.5
+    assert not lrn.audio_trained
     assert not np.any(lrn.audio_windows(np.ones((60, 160), np.float32), np.array([[0, 30.0]])))
 
 

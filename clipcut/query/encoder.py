@@ -155,8 +155,8 @@ class QueryEncoder:
         logits = self.learned.fusion_logits(mean).astype(np.float64)
         if not visual_on:
             logits[0] = -np.inf
-        if not np.any(self.learned.params["audio_out"]):
-            logits[1] = -np.inf  # audio adapter untrained: no audio embedding to score
+        if not self.learned.audio_trained:
+            logits[1] = -np.inf  # audio did not help on validation: not scored
         w = softmax(logits)
         return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
 

@@ -3,8 +3,8 @@ fusion MLP and the per-modality adapters (``scripts/train_encoder.py`` trains th
 with the same math; a test checks that both give the same numbers).
 
 Every part starts at identity, so untrained parameters reproduce the pretrained baseline:
-zero residual projections, a token scorer equal to the hand-set one, an audio adapter whose
-output layer is zero.
+zero residual projections, a token scorer equal to the hand-set one, and audio left out
+until a training run finds that it helps on validation (``config["audio_trained"]``).
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def init_params(dim: int = 384, n_mels: int = 80, hidden: int = 256, n_k: int = 
         "audio_b1": np.zeros(channels, f),
         "audio_conv2": dense(3 * channels, channels).reshape(3, channels, channels),
         "audio_b2": np.zeros(channels, f),
-        "audio_out": np.zeros((channels, dim), f),
+        "audio_out": rng.normal(0, 0.01, (channels, dim)).astype(f),
     }
 
 
@@ -120,20 +120,24 @@ class LearnedEncoder:
         p = self.params
         return relu(mean @ p["fusion_w1"] + p["fusion_b1"]) @ p["fusion_w2"] + p["fusion_b2"]
 
+    @property
+    def audio_trained(self) -> bool:
+        return bool(self.config.get("audio_trained", False))
+
     def audio_embed(self, seconds: np.ndarray) -> np.ndarray:
-        """Per-second log-mel statistics (T, 2*n_mels) of one segment -> (d,) embedding."""
+        """Per-second log-mel statistics (T, 2*n_mels) of one segment -> (d,) unit vector."""
         p = self.params
         if len(seconds) == 0:
             return np.zeros(p["audio_out"].shape[1], np.float32)
         x = (seconds - p["audio_mean"]) / p["audio_std"]
         h = relu(conv1d(x.astype(np.float32), p["audio_conv1"], p["audio_b1"]))
         h = relu(conv1d(h, p["audio_conv2"], p["audio_b2"]))
-        return (h.mean(0) @ p["audio_out"]).astype(np.float32)
+        return unit(h.mean(0) @ p["audio_out"]).astype(np.float32)
 
     def audio_windows(self, audio_sec: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """(n_windows, d) audio embeddings of each window's seconds."""
         out = np.zeros((len(windows), self.params["audio_out"].shape[1]), np.float32)
-        if not np.any(self.params["audio_out"]):
+        if not self.audio_trained:
             return out
         for j, (a, b) in enumerate(windows):
             out[j] = self.audio_embed(audio_sec[int(a):int(np.ceil(b))])
