@@ -56,6 +56,7 @@ def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
         idx = next((i for i in map(cache.load, cache.candidates(video))
                     if i is not None and cache.is_current(i, current)), None)
         if idx is not None:
+            idx.meta["video"] = str(video)  # as found now, not as named when it was built
             found.append(idx)
         else:
             missing.append(video)

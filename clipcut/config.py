@@ -76,6 +76,7 @@ class QueryOptions:
     span_floor: float
     min_score: float
     relative_score: float
+    relative_own: float
     min_len: float
     max_len: float
     pad: float

@@ -27,8 +27,9 @@ COLUMNS = [("P@5", "all"), ("R@10", "all"), ("MAP@10", "all"), ("NDCG@10", "all"
 
 def variants(args) -> list[tuple[str, list[str]]]:
     out = [("untrained (hand-set encoder)", ["query.encoder=untrained"]),
-           ("untrained, its own thresholds (min 0.13, relative 0.5)",
-            ["query.encoder=untrained", "query.min_score=0.13", "query.relative_score=0.5"]),
+           ("untrained, previous release thresholds (min 0.13, relative 0.5)",
+            ["query.encoder=untrained", "query.min_score=0.13", "query.relative_score=0.5",
+             "query.relative_own=0"]),
            ("trained, dense attention (no top-k)", ["query.crisp_k=[512]"])]
     out += [(f"trained, crisp k = {k}", [f"query.crisp_k=[{k}]"]) for k in (3, 5, 7, 10)]
     out.append(("trained, routed k (shipped)", []))

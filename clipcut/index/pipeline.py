@@ -184,13 +184,20 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     if not req.force:
         found = find_current(video, p.expected)
         if found:
-            return IndexResult(video, found[1], found[0], built=False)
+            return _cached(video, *found)
     with cache.build_lock(video):
         # another process may have built it while this one waited for the lock
         found = None if req.force else find_current(video, p.expected)
         if found:
-            return IndexResult(video, found[1], found[0], built=False)
+            return _cached(video, *found)
         return _build(video, p, cfg, req, rep)
+
+
+def _cached(video: Path, idx: cache.Index, cache_path: Path) -> IndexResult:
+    """A found cache, pointing at the recording as named now (the cache may have been built
+    from another working directory, or the folder moved since)."""
+    idx.meta["video"] = str(video)
+    return IndexResult(video, cache_path, idx, built=False)
 
 
 def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:

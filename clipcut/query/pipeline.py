@@ -27,6 +27,7 @@ class Ranked:
     score: float
     parts: dict
     index: Index
+    own: float = 0.0  # the span's own sentence similarity (no neighbours, no lexical score)
 
 
 def _available_weights(weights: dict, available: dict) -> dict:
@@ -93,6 +94,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
             first = last = -1
             start, end = float(wins[j, 0]), float(wins[j, 1])
             fine_text = float(text[j])
+            span_sim = 0.0
         vis_span = vis[j]
         if use_vis and len(idx.frame_times):
             inside = (idx.frame_times >= start) & (idx.frame_times < end)
@@ -103,7 +105,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         tprior = opt.time_weight * (timephrase.prior_weights(
             prior, np.array([(start + end) / 2]), idx.duration, opt.time_sigma)[0] - 1)
         out.append(Ranked(idx.meta["video"], first, last, start, end,
-                          sum(parts.values()) + float(tprior), parts, idx))
+                          sum(parts.values()) + float(tprior), parts, idx, float(span_sim)))
     return out
 
 
@@ -125,19 +127,22 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
             score -= opt.reference_penalty
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
-    return Ranked(r.video, first, last, start, end, score, r.parts, idx)
+    return Ranked(r.video, first, last, start, end, score, r.parts, idx, r.own)
 
 
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
     """Best-first: drop weak, overlapping and repeated spans; keep ``n``."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     floor = max(opt.min_score, opt.relative_score * ranked[0].score) if ranked else opt.min_score
+    own_floor = opt.relative_own * max((r.own for r in ranked), default=0.0)
     kept: list[Ranked] = []
     spans: dict[str, list[tuple[float, float]]] = {}
     vecs: list[np.ndarray] = []
     for r in ranked:
         if r.score < floor:
             break
+        if r.own < own_floor:
+            continue  # carried by its neighbours' scores; its own sentences do not match
         r = _snap(r, opt)
         if select.overlaps_too_much((r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
             continue
