@@ -133,3 +133,16 @@ def test_captions_beside_the_video_replace_asr(recording, tmp_path):
     target = next(s for s in recording.sentences if "comet" in s.text)
     clip = data["clips"][0]
     assert clip["start"] <= target.start and clip["end"] >= target.end
+
+
+def test_cache_built_from_another_directory_still_cuts(recording, tmp_path):
+    """The cache remembers the name the recording had when it was indexed; cutting must use
+    the name it has now."""
+    video = copy_recording(recording, tmp_path / "rec")
+    write_vtt(recording, video.with_suffix(".vtt"))
+    assert run_cli("index", video.name, cwd=video.parent).returncode == 0
+    rc, data, err = query_json("rec/talk.mp4", "pricing objection", "-n", "1", "-o", "clips",
+                               cwd=tmp_path)
+    assert rc == 0, err
+    assert data["clips"][0]["video"] == "rec/talk.mp4"
+    assert (tmp_path / data["clips"][0]["file"]).is_file()
