@@ -36,7 +36,7 @@ class SearchResult:
 
 
 def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
-    model = models.load_text_model(text_model)
+    model = models.load_query_text_model(text_model)
     trained = learned.load(cfg.query.encoder_weights) if cfg.query.encoder == "trained" else None
     dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") \
         else model.get_sentence_embedding_dimension()

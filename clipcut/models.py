@@ -96,6 +96,22 @@ def load_text_model(explicit: str = ""):
 
 
 @functools.lru_cache(maxsize=2)
+def load_query_text_model(explicit: str = ""):
+    """The text model for encoding queries: a numpy BERT forward pass when the model folder
+    allows it (no torch import, so `clipcut query` starts in well under a second), else
+    sentence-transformers."""
+    from .query import bert
+
+    path = text_model_path(explicit)
+    if bert.supported(path):
+        try:
+            return bert.BertEncoder(path)
+        except Exception as exc:  # a damaged folder: let sentence-transformers report it
+            log.debug("numpy BERT cannot load %s (%s); using sentence-transformers", path, exc)
+    return load_text_model(explicit)
+
+
+@functools.lru_cache(maxsize=2)
 def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
     _offline()
     path = whisper_path(explicit)

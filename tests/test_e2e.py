@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,14 @@ def test_cache_built_from_another_directory_still_cuts(recording, tmp_path):
     assert rc == 0, err
     assert data["clips"][0]["video"] == "rec/talk.mp4"
     assert (tmp_path / data["clips"][0]["file"]).is_file()
+
+
+def test_query_on_a_cached_index_imports_no_torch(indexed):
+    code = ("import sys; from clipcut import api; from clipcut.config import load_config; "
+            f"r = api.search({str(indexed.video)!r}, 'telescope', load_config()); "
+            "print(len(r.clips), sorted(m for m in ('torch', 'sentence_transformers', "
+            "'open_clip', 'librosa', 'scenedetect') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    n, loaded = proc.stdout.split(" ", 1)
+    assert int(n) >= 1 and loaded.strip() == "[]"

@@ -40,3 +40,21 @@ def test_content_mask_drops_stopwords_specials_and_keeps_word_pieces_together():
     special = np.array([1, 0, 0, 0, 0, 0, 0, 1], bool)
     assert content_mask(tokens, special).tolist() == [False, False, False, True, True, True,
                                                       False, False]
+
+
+def test_numpy_bert_matches_sentence_transformers():
+    """Queries are encoded by a numpy forward pass (no torch import); it must give what
+    sentence-transformers gives, token by token."""
+    from clipcut import models
+    from clipcut.query.bert import BertEncoder
+    from clipcut.query.encoder import QueryEncoder
+
+    fast = models.load_query_text_model("")
+    assert isinstance(fast, BertEncoder)
+    ref, new = QueryEncoder(models.load_text_model("")), QueryEncoder(fast)
+    for text in ["pricing objection", "What did the group say about the remote's battery?",
+                 "naïve café ☃ 日本", "[SEP] odd [CLS] input", "word " * 400]:
+        a, b = ref._forward(text), new._forward(text)
+        assert a[0] == b[0] and a[1].tolist() == b[1].tolist()
+        assert np.abs(a[2] - b[2]).max() < 1e-4
+        assert np.abs(a[3] / np.linalg.norm(a[3]) - b[3] / np.linalg.norm(b[3])).max() < 1e-5

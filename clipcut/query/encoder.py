@@ -115,6 +115,8 @@ class QueryEncoder:
         self._anchors: np.ndarray | None = None
 
     def _forward(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        if hasattr(self.model, "forward_tokens"):  # the numpy BERT (clipcut.query.bert)
+            return self.model.forward_tokens(text)
         import torch
 
         prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
