@@ -24,6 +24,8 @@ def main() -> int:
         print(f"demo: generating {video.relative_to(ROOT)}", file=sys.stderr)
         rec = make_recording(video)
         rec.save_manifest(DEMO / "sales-call.truth.json")
+    for old in (DEMO / "clips").glob("*.mp4"):  # demo/clips holds only this demo's output
+        old.unlink()
     queries = [("pricing objection", 3), ("the telescope and the planets", 2)]
     for query, n in queries:
         cmd = [str(CLIPCUT), "query", str(video), query, "-n", str(n), "-o", str(DEMO / "clips")]
