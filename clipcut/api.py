@@ -9,7 +9,7 @@ from . import cache, models
 from .config import Config
 from .cut import cut_clips
 from .errors import ClipcutError
-from .index.pipeline import IndexRequest, IndexResult, Reporter, index_video, media_files
+from .index.pipeline import IndexRequest, Reporter, find_current, index_video, media_files
 from .query import pipeline as qpipe
 from .query import learned, timephrase
 from .query.encoder import QueryEncoder, clip_text_vector
@@ -38,8 +38,7 @@ class SearchResult:
 def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
     model = models.load_query_text_model(text_model)
     trained = learned.load(cfg.query.encoder_weights) if cfg.query.encoder == "trained" else None
-    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") \
-        else model.get_sentence_embedding_dimension()
+    dim = models.embedding_dim(model)
     if trained is not None and trained.config["dim"] != dim:
         log.warning("the trained query encoder fits %s (%d-d), not this %d-d text model; using "
                     "the untrained encoder", trained.config["text_model"], trained.config["dim"],
@@ -52,12 +51,9 @@ def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
     """(loaded caches, media files without a usable cache) in a folder, recursively."""
     found, missing = [], []
     for video in media_files([folder]):
-        current = {"schema": cache.SCHEMA, "source": cache.fingerprint(video)}
-        idx = next((i for i in map(cache.load, cache.candidates(video))
-                    if i is not None and cache.is_current(i, current)), None)
-        if idx is not None:
-            idx.meta["video"] = str(video)  # as found now, not as named when it was built
-            found.append(idx)
+        hit = find_current(video, {"schema": cache.SCHEMA, "source": cache.fingerprint(video)})
+        if hit is not None:
+            found.append(hit[0])
         else:
             missing.append(video)
     return found, missing

@@ -95,6 +95,12 @@ def load_text_model(explicit: str = ""):
         raise ModelError(f"cannot load sentence-transformers model at {path}: {exc}") from exc
 
 
+def embedding_dim(model) -> int:
+    """Output size of a text model (sentence-transformers renamed the method in 5.x)."""
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
+
+
 @functools.lru_cache(maxsize=2)
 def load_query_text_model(explicit: str = ""):
     """The text model for encoding queries: a numpy BERT forward pass when the model folder

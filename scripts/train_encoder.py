@@ -31,7 +31,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import re
 import subprocess
 import sys
 import time
@@ -42,7 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clipcut import models
+from clipcut import cache, models
+from clipcut.index.pipeline import find_current
+from clipcut.index.text import embed
 from clipcut.index.windows import make_windows, members
 from clipcut.query import learned
 from clipcut.query.encoder import QueryEncoder, content_mask, lexical_terms
@@ -140,7 +141,7 @@ def build_features(files: list[Path], bm, enc, seed: int, weak_per_meeting: int)
     offset = 0
     for m, (f, lay) in enumerate(zip(files, layouts)):
         t0 = time.time()
-        emb = models_embed(enc.model, lay["texts"])
+        emb = embed(enc.model, lay["texts"])
         win_emb.append(emb)
         win_meeting.append(np.full(len(emb), m))
         qs = lay["queries"] + (weak_queries(lay["texts"], df, n_docs, rng, weak_per_meeting)
@@ -154,12 +155,6 @@ def build_features(files: list[Path], bm, enc, seed: int, weak_per_meeting: int)
         offset += len(emb)
         log(f"features {f.stem}: {len(emb)} windows, {len(qs)} queries ({time.time() - t0:.1f} s)")
     return {"win": np.concatenate(win_emb), "queries": queries, "files": [f.stem for f in files]}
-
-
-def models_embed(model, texts: list[str]) -> np.ndarray:
-    from clipcut.index.text import embed
-
-    return embed(model, texts, 64)
 
 
 def cached_features(files: list[Path], cache: Path, bm, enc, seed: int, weak: int) -> dict:
@@ -409,13 +404,12 @@ def train_router(model: QuerySide, feats: dict, args) -> dict:
 
 def fusion_data(media: Path, enc: QueryEncoder) -> list[dict]:
     """(query, windows, text embeddings, per-second audio, relevance) from clipcut caches of
-    built train meetings."""
-    from clipcut import cache
-
+    built meetings (`clipcut index` run on them first)."""
     out = []
     for qf in sorted(media.glob("*.queries.jsonl")):
         video = media / qf.name.replace(".queries.jsonl", ".mp4")
-        idx = next((i for i in map(cache.load, cache.candidates(video)) if i is not None), None)
+        hit = find_current(video, {"schema": cache.SCHEMA, "source": cache.fingerprint(video)})
+        idx = hit[0] if hit else None
         if idx is None or len(idx.audio_sec) == 0:
             log(f"fusion: {video.name} has no cache with audio; skipped")
             continue
@@ -504,8 +498,6 @@ def train_fusion(model: QuerySide, data: list[dict], val: list[dict], args, rng)
 def check_metric(check: dict, enc: QueryEncoder) -> float:
     """Mean window NDCG@10 of ``enc`` on a recorded check (texts, queries, relevance): the
     same computation tests/test_learned.py repeats on the shipped weights."""
-    from clipcut.index.text import embed
-
     win = embed(enc.model, check["texts"])
     if enc.learned is not None:
         win = enc.learned.adapt_text(win)
@@ -513,7 +505,7 @@ def check_metric(check: dict, enc: QueryEncoder) -> float:
                           for q in check["queries"]]))
 
 
-def write_check(path: Path, val_file: Path, bm, weights: Path) -> dict:
+def write_check(path: Path, val_file: Path, bm, lrn: learned.LearnedEncoder) -> dict:
     lay = meeting_layout(val_file, bm)
     check = {"meeting": val_file.stem, "texts": lay["texts"],
              "queries": [{"text": q["text"], "type": q["type"], "rel": q["rel"].astype(int).tolist()}
@@ -521,15 +513,9 @@ def write_check(path: Path, val_file: Path, bm, weights: Path) -> dict:
     model = models.load_text_model("")
     check["ndcg10_untrained"] = round(check_metric(check, QueryEncoder(model)), 4)
     check["ndcg10_trained"] = round(check_metric(check, QueryEncoder(
-        model, K_CHOICES, 0.5, learned.LearnedEncoder(*_read_weights(weights)))), 4)
+        model, K_CHOICES, 0.5, lrn)), 4)
     path.write_text(json.dumps(check, indent=1) + "\n")
     return {k: check[k] for k in ("meeting", "ndcg10_untrained", "ndcg10_trained")}
-
-
-def _read_weights(path: Path):
-    learned.load.cache_clear()
-    lrn = learned.load(str(path))
-    return lrn.params, lrn.config, lrn.provenance
 
 
 # ----------------------------------------------------------------------------- main
@@ -622,12 +608,11 @@ def main() -> int:
         "validation": {"window_ndcg10_untrained_k5": before, "window_ndcg10": after},
         "seconds": round(time.time() - t_start, 1),
     }
-    learned.save(args.out, params, config, provenance)
     if args.check and args.out.resolve() == learned.PACKAGED.resolve():
         provenance["check"] = write_check(args.check, args.val / f"{args.check_meeting}.json", bm,
-                                          args.out)
-        learned.save(args.out, params, config, provenance)
+                                          learned.LearnedEncoder(params, config, provenance))
         log(f"check: {provenance['check']}")
+    learned.save(args.out, params, config, provenance)
     log(f"wrote {args.out} in {time.time() - t_start:.0f} s")
     return 0
 

@@ -1,6 +1,3 @@
-import os
-import zipfile
-
 import numpy as np
 import pytest
 

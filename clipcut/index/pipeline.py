@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import __version__, cache, models
 from ..config import Config
-from ..errors import MediaError, ModelError
+from ..errors import MediaError
 from . import audio as audio_stage
 from . import media, sentences, text, transcript, visual, windows
 from .scenes import SceneCuts
@@ -112,12 +112,15 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
 
 
 def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
+    """The first current cache of ``video`` and its path. Its ``video`` entry is set to the
+    name given now: the cache may have been built from another directory, or moved since."""
     for path in cache.candidates(video):
         idx = cache.load(path)
         if idx is not None and cache.is_current(idx, expected):
+            idx.meta["video"] = str(video)
             return idx, path
         if idx is not None:
-            log.info("%s: cache is stale; rebuilding", path)
+            log.info("%s: cache is stale", path)
     return None
 
 
@@ -184,20 +187,13 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     if not req.force:
         found = find_current(video, p.expected)
         if found:
-            return _cached(video, *found)
+            return IndexResult(video, found[1], found[0], built=False)
     with cache.build_lock(video):
         # another process may have built it while this one waited for the lock
         found = None if req.force else find_current(video, p.expected)
         if found:
-            return _cached(video, *found)
+            return IndexResult(video, found[1], found[0], built=False)
         return _build(video, p, cfg, req, rep)
-
-
-def _cached(video: Path, idx: cache.Index, cache_path: Path) -> IndexResult:
-    """A found cache, pointing at the recording as named now (the cache may have been built
-    from another working directory, or the folder moved since)."""
-    idx.meta["video"] = str(video)
-    return IndexResult(video, cache_path, idx, built=False)
 
 
 def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:

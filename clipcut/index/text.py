@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models import embedding_dim
+
 
 def embed(model, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """(n, d) L2-normalized embeddings; an empty text gets a zero vector."""
-    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") \
-        else model.get_sentence_embedding_dimension()
+    dim = embedding_dim(model)
     out = np.zeros((len(texts), dim), dtype=np.float32)
     keep = [i for i, t in enumerate(texts) if t.strip()]
     if keep:

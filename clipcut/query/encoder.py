@@ -104,7 +104,8 @@ def lexical_terms(text: str) -> tuple[str, ...]:
 
 
 class QueryEncoder:
-    """Encodes queries with a sentence-transformers model (loaded once)."""
+    """Encodes queries with a text model loaded once (the numpy BERT of ``bert.py`` or a
+    sentence-transformers model), optionally with trained weights (``learned.py``)."""
 
     def __init__(self, model, choices: tuple[int, ...] = (3, 5, 7, 10), mix: float = 0.5,
                  learned=None):
@@ -140,9 +141,7 @@ class QueryEncoder:
                                   convert_to_numpy=True, show_progress_bar=False)
             self._anchors = a.astype(np.float32)
         sims = self._anchors @ vector
-        logits = np.array([-1.5 + 4.0 * sims[0] if visual_on else -np.inf, -np.inf, 1.0])
-        w = softmax(logits)
-        return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
+        return _as_weights([-1.5 + 4.0 * sims[0] if visual_on else -np.inf, -np.inf, 1.0])
 
     def _learned_k(self, mean: np.ndarray, n_content: int) -> int:
         """The router's k when the configured choices are the trained ones; a single
@@ -159,10 +158,11 @@ class QueryEncoder:
             logits[0] = -np.inf
         if not self.learned.audio_trained:
             logits[1] = -np.inf  # audio did not help on validation: not scored
-        w = softmax(logits)
-        return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
+        return _as_weights(logits)
 
-    def _encode_learned(self, text: str, visual_on: bool) -> EncodedQuery:
+    def encode(self, text: str, visual_on: bool = False) -> EncodedQuery:
+        """Crisp attention over the content tokens, mixed with mean pooling; with trained
+        weights the scorer, k, mix, projection and modality weights are the learned ones."""
         lrn = self.learned
         tokens, special, tok, sent = self._forward(text)
         mask = content_mask(tokens, special)
@@ -170,35 +170,28 @@ class QueryEncoder:
         k, top, vector = 0, [], mean
         if mask.any():
             centre = normalize(tok[mask].mean(0))
-            k = self._learned_k(mean, int(mask.sum()))
-            alpha = crisp_attention(lrn.token_scores(tok, centre), k, mask)
-            crisp = normalize((alpha[:, None] * tok).sum(0))
-            m = lrn.mix()
-            vector = normalize(m * crisp + (1 - m) * mean)
-            top = [tokens[i] for i in np.argsort(-alpha, kind="stable")[:k] if alpha[i] > 0]
-        vector = lrn.project(vector)
-        return EncodedQuery(text, vector.astype(np.float32), k, tuple(top),
-                            self._learned_weights(mean, visual_on), lexical_terms(text),
-                            learned=lrn)
-
-    def encode(self, text: str, visual_on: bool = False) -> EncodedQuery:
-        if self.learned is not None:
-            return self._encode_learned(text, visual_on)
-        tokens, special, tok, sent = self._forward(text)
-        mask = content_mask(tokens, special)
-        mean = normalize(sent)
-        if mask.any():
-            centre = normalize(tok[mask].mean(0))
-            scores = tok @ centre / np.sqrt(tok.shape[1]) * 8.0
-            k = route_k(int(mask.sum()), self.choices)
+            n_content = int(mask.sum())
+            if lrn is None:
+                scores = tok @ centre / np.sqrt(tok.shape[1]) * 8.0
+                k, mix = route_k(n_content, self.choices), self.mix
+            else:
+                scores = lrn.token_scores(tok, centre)
+                k, mix = self._learned_k(mean, n_content), lrn.mix()
             alpha = crisp_attention(scores, k, mask)
             crisp = normalize((alpha[:, None] * tok).sum(0))
-            vector = normalize(self.mix * crisp + (1 - self.mix) * mean)
+            vector = normalize(mix * crisp + (1 - mix) * mean)
             top = [tokens[i] for i in np.argsort(-alpha, kind="stable")[:k] if alpha[i] > 0]
+        if lrn is None:
+            weights = self.modality_weights(vector, visual_on)
         else:
-            k, vector, top = 0, mean, []
-        return EncodedQuery(text, vector.astype(np.float32), k, tuple(top),
-                            self.modality_weights(vector, visual_on), lexical_terms(text))
+            vector, weights = lrn.project(vector), self._learned_weights(mean, visual_on)
+        return EncodedQuery(text, vector.astype(np.float32), k, tuple(top), weights,
+                            lexical_terms(text), learned=lrn)
+
+
+def _as_weights(logits) -> dict:
+    w = softmax(np.asarray(logits, dtype=np.float64))
+    return {"visual": float(w[0]), "audio": float(w[1]), "text": float(w[2])}
 
 
 def clip_text_vector(model, tokenizer, text: str) -> np.ndarray:

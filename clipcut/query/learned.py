@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import ModelError
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "query_encoder.npz"
-MODALITIES = ("visual", "audio", "text")
 AUDIO_BIAS = -4.0  # initial audio logit of the fusion MLP: audio starts with ~0 weight
 
 
@@ -105,8 +104,10 @@ class LearnedEncoder:
         return unit(emb + emb @ self.params["text_adapter"]).astype(np.float32)
 
     def adapt_visual(self, emb: np.ndarray) -> np.ndarray:
+        """CLIP image embeddings through the residual visual adapter (skipped while it is
+        still the identity: thousands of frames per query for nothing)."""
         a = self.params["visual_adapter"]
-        if emb.size == 0 or emb.shape[-1] != a.shape[0]:
+        if emb.size == 0 or emb.shape[-1] != a.shape[0] or not np.any(a):
             return emb
         return unit(emb + emb @ a).astype(np.float32)
 

@@ -58,11 +58,10 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         text = text + opt.lexical_weight * lex / (lex + retrieve.LEXICAL_HALF)
     text = retrieve.with_context(text, opt.context, opt.context_weight)
     use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
-    vis = np.zeros(len(wins))
-    if use_vis:
-        frame_emb = idx.frame_emb if q.learned is None else q.learned.adapt_visual(idx.frame_emb)
-        win_vis = idx.win_visual if q.learned is None else q.learned.adapt_visual(idx.win_visual)
-        vis = win_vis @ q.visual
+    frame_emb, win_vis = idx.frame_emb, idx.win_visual
+    if q.learned is not None and use_vis:
+        frame_emb, win_vis = q.learned.adapt_visual(frame_emb), q.learned.adapt_visual(win_vis)
+    vis = win_vis @ q.visual if use_vis else np.zeros(len(wins))
     use_audio = q.weights.get("audio", 0.0) > 0 and len(idx.audio_sec) > 0
     aud = q.learned.audio_windows(idx.audio_sec, wins) @ q.vector if use_audio \
         else np.zeros(len(wins))
