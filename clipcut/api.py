@@ -11,7 +11,7 @@ from .cut import cut_clips
 from .errors import ClipcutError
 from .index.pipeline import IndexRequest, Reporter, find_current, index_video, media_files
 from .query import pipeline as qpipe
-from .query import learned, timephrase
+from .query import clip_text, learned, timephrase
 from .query.encoder import QueryEncoder, clip_text_vector
 from .types import Clip
 
@@ -45,6 +45,17 @@ def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
                     dim)
         trained = None
     return QueryEncoder(model, cfg.query.crisp_k, cfg.query.crisp_mix, trained)
+
+
+def _visual_query(arch: str, weights: str, text: str):
+    """The query in CLIP's joint space: through the exported numpy text tower when there is
+    one, else through open_clip (exporting the tower for the next query)."""
+    tower = clip_text.load(arch, weights)
+    if tower is not None:
+        return tower.encode(text)
+    model, tokenizer = models.load_open_clip(arch, weights)
+    clip_text.export(model, arch, weights)
+    return clip_text_vector(model, tokenizer, text)
 
 
 def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
@@ -91,9 +102,8 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     visual = next((i for i in indexes if i.meta["modalities"].get("visual")), None)
     q = encoder.encode(semantic, visual_on=visual is not None)
     if visual is not None:
-        model, tokenizer = models.load_open_clip(visual.meta["visual_arch"],
-                                                 visual.meta["visual_weights"])
-        q = replace(q, visual=clip_text_vector(model, tokenizer, semantic))
+        q = replace(q, visual=_visual_query(visual.meta["visual_arch"],
+                                            visual.meta["visual_weights"], semantic))
     ranked = []
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior))

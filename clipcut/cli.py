@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-import time
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -34,14 +33,9 @@ class Asr(str, Enum):
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
-    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("clipcut: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.ERROR)
-    logging.getLogger("clipcut").setLevel(level)
-    logging.getLogger("clipcut").propagate = True
+    from .errors import setup_logging
+
+    setup_logging(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
 
 
 def _stderr_console():
@@ -114,41 +108,49 @@ def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (s
           asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
           visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
           force: bool = typer.Option(False, "--force", help="Rebuild caches even when current."),
+          workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                      help="Recordings indexed at once, each on cores/N threads."),
           config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
     """Build the cache beside each recording (skips recordings whose cache is current)."""
     _setup_logging(quiet, verbose)
     from .config import load_config
     from .errors import ClipcutError
-    from .index.pipeline import index_video, media_files
+    from .index.batch import index_many, index_one, unique
+    from .index.pipeline import media_files
 
     cfg = load_config(config)
-    files = media_files(paths)
+    files = unique(media_files(paths))
     if captions and len(files) != 1:
         raise ClipcutError("--captions applies to a single recording; pass one file")
     if not files:
         raise ClipcutError("no media files found; pass recordings or folders that hold them")
     req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights, force)
     counts = {"indexed": 0, "skipped": 0, "failed": 0}
-    for f in files:
-        rep = _reporter(quiet, f.name)
-        t0 = time.perf_counter()
-        try:
-            res = index_video(f, cfg, req, rep)
-        except ClipcutError as exc:
-            if len(files) == 1 or os.environ.get("CLIPCUT_DEBUG"):
-                raise
+
+    def outcomes():
+        if workers > 1 and len(files) > 1:
+            yield from index_many(files, cfg, req, workers)
+            return
+        for f in files:
+            rep = _reporter(quiet, f.name)
+            try:
+                yield index_one(f, cfg, req, rep)
+            finally:
+                getattr(rep, "close", lambda: None)()
+
+    for out in outcomes():
+        if out.error:
+            if len(files) == 1:
+                raise ClipcutError(out.error)
             counts["failed"] += 1
-            log.error("%s", exc)
-            continue
-        finally:
-            getattr(rep, "close", lambda: None)()
-        if res.built:
+            log.error("%s", out.error)
+        elif out.built:
             counts["indexed"] += 1
-            log.info("%s: indexed in %.1f s -> %s", f, time.perf_counter() - t0, res.cache_path)
+            log.info("%s: indexed in %.1f s -> %s", out.path, out.seconds, out.cache_path)
         else:
             counts["skipped"] += 1
-            log.info("%s: cache is current (%s)", f, res.cache_path)
-    if (len(files) > 1 or verbose) and not quiet:
+            log.info("%s: cache is current (%s)", out.path, out.cache_path)
+    if (sum(counts.values()) > 1 or verbose) and not quiet:
         print(f"clipcut: {counts['indexed']} indexed, {counts['skipped']} up to date, "
               f"{counts['failed']} failed", file=sys.stderr)
     raise typer.Exit(2 if counts["failed"] else 0)

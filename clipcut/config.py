@@ -17,6 +17,9 @@ DEFAULT_TOML = Path(__file__).with_name("default.toml")
 class IndexOptions:
     frame_rate: float
     frame_size: int
+    sampling: str
+    change: float
+    max_gap: float
     window: float
     hop: float
 
@@ -27,6 +30,8 @@ class AsrOptions:
     model: str
     compute_type: str
     beam_size: int
+    batch_size: int
+    chunk_length: int
     vad: bool
     language: str
     max_sentence: float
@@ -44,6 +49,8 @@ class VisualOptions:
     model: str
     weights: str
     batch_size: int
+    quantize: bool
+    duplicate: float
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,8 @@ def _verify(cfg: Config) -> None:
     checks = [
         (cfg.index.frame_rate > 0, "[index] frame_rate must be > 0"),
         (0 < cfg.index.hop <= cfg.index.window, "[index] hop must be in (0, window]"),
+        (cfg.index.sampling in ("keyframes", "all"), "[index] sampling must be 'keyframes' or 'all'"),
+        (cfg.index.max_gap >= 1 / cfg.index.frame_rate, "[index] max_gap must be >= 1 / frame_rate"),
         (cfg.asr.backend in ("faster-whisper", "openai-whisper"),
          "[asr] backend must be 'faster-whisper' or 'openai-whisper'"),
         (cfg.audio.hop_length < cfg.audio.win_length, "[audio] hop_length must be < win_length"),

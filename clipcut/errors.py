@@ -1,6 +1,21 @@
 """One error type for everything a user can fix; the CLI maps it to an exit code."""
 from __future__ import annotations
 
+import logging
+import sys
+
+
+def setup_logging(level: int) -> None:
+    """clipcut's messages on stderr as `clipcut: LEVEL: message`; other libraries' only when
+    they are errors. Used by the CLI and by each `--workers` process."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("clipcut: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR)
+    logging.getLogger("clipcut").setLevel(level)
+    logging.getLogger("clipcut").propagate = True
+
 
 class ClipcutError(Exception):
     """A failure with a one-line, actionable message. ``exit_code`` follows grep: 2 = error."""

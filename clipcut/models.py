@@ -22,6 +22,19 @@ ENV_VISUAL = "CLIPCUT_VISUAL_WEIGHTS"
 TEXT_MODEL_ID = "all-MiniLM-L6-v2"
 
 
+def threads() -> int:
+    """CPU threads one indexer may use: all cores, or its share in a `--workers` run."""
+    return int(os.environ.get("CLIPCUT_THREADS") or os.cpu_count() or 2)
+
+
+def torch_threads(n: int) -> None:
+    """Set torch's intra-op threads, if torch is in use at all."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, n))
+
+
 def _offline() -> None:
     # Hub look-ups fail slowly without a network (tens of seconds): resolve locally only.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -127,7 +140,7 @@ def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
         raise ModelError("faster-whisper is not installed: `pip install faster-whisper`") from None
     try:
         return WhisperModel(str(path), device="cpu", compute_type=compute_type,
-                            cpu_threads=os.cpu_count() or 2)
+                            cpu_threads=max(1, threads() // 2))
     except Exception as exc:
         raise ModelError(f"cannot load Whisper model at {path}: {exc}") from exc
 

@@ -98,9 +98,12 @@ def _trim(pcm: np.ndarray, level: float = 1e-3) -> np.ndarray:
 
 def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
                    size: str = "320x240", fps: int = 25, repeat: int = 1,
-                   lead: float = 1.0) -> Recording:
+                   lead: float = 1.0, moving: bool = False,
+                   preset: str = "ultrafast") -> Recording:
     """Write ``out`` (MP4: H.264 + AAC) and return what it holds, with exact times.
-    ``repeat`` > 1 cycles through the topics again (for long benchmark recordings)."""
+    ``repeat`` > 1 cycles through the topics again (for long benchmark recordings).
+    ``moving`` shows every second topic as a moving test pattern instead of a still card
+    (camera-like content that costs what real footage costs to decode)."""
     topics = topics or TOPICS
     pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
     t = lead
@@ -145,12 +148,14 @@ def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
             w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
         inputs, filters = [], []
         for i, (colour, dur) in enumerate(cards):
-            inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={dur:.3f}"]
+            source = (f"testsrc2=s={size}:r={fps}:d={dur:.3f}" if moving and i % 2
+                      else f"color=c={colour}:s={size}:r={fps}:d={dur:.3f}")
+            inputs += ["-f", "lavfi", "-i", source]
             filters.append(f"[{i}:v]")
         graph = "".join(filters) + f"concat=n={len(cards)}:v=1:a=0[v]"
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-i", str(wav),
                         "-filter_complex", graph, "-map", "[v]", "-map", f"{len(cards)}:a",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                        "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p",
                         "-c:a", "aac", "-b:a", "96k", "-t", f"{duration:.3f}", str(out)],
                        check=True, capture_output=True)
     return Recording(str(out), duration, sentences, spans, cuts, silences)

@@ -90,3 +90,20 @@ def test_two_indexers_on_one_file_both_succeed_and_build_once(two_talks, tmp_pat
     assert sum("indexed in" in e for e in errs) == 1 and sum("cache is current" in e for e in errs) == 1
     assert cache.load(cache.sidecar_path(video)) is not None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4", "same.mp4.clipcut.npz", "same.vtt"]
+
+
+def test_folder_index_with_workers_reports_each_file_once(two_talks, tmp_path):
+    import shutil
+
+    folder = tmp_path / "batch"
+    shutil.copytree(two_talks[0], folder, ignore=shutil.ignore_patterns("*.npz"))
+    (folder / "broken.mp4").write_text("not a video")
+    # the same recording named twice (folder + file) is indexed once
+    proc = run_cli("index", folder, folder / "sales.mp4", "--workers", "2")
+    assert proc.returncode == 2, proc.stderr
+    assert "2 indexed, 0 up to date, 1 failed" in proc.stderr
+    assert proc.stderr.count("broken.mp4") == 1 and "Traceback" not in proc.stderr
+    for video in (folder / "sales.mp4", folder / "sub" / "kitchen.mp4"):
+        assert cache.load(cache.sidecar_path(video)).meta["modalities"]["text"]
+    proc = run_cli("index", folder, "-j", "2")
+    assert "0 indexed, 2 up to date, 1 failed" in proc.stderr

@@ -107,9 +107,33 @@ def extract_subtitles(path: Path) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _crop(frame, size: int) -> np.ndarray:
+    """RGB uint8 (size, size, 3): short side resized to ``size``, centre-cropped."""
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = frame.to_ndarray(format="rgb24", width=rw, height=rh)
+    top, left = (rh - size) // 2, (rw - size) // 2
+    return img[top:top + size, left:left + size]
+
+
+def thumbnail(rgb: np.ndarray, cells: int = 16) -> np.ndarray:
+    """(cells, cells, 3) float32 block means of a square RGB frame: what near-duplicate and
+    change tests compare."""
+    n = rgb.shape[0] // cells
+    return rgb[:cells * n, :cells * n].reshape(cells, n, cells, n, 3).mean((1, 3),
+                                                                         dtype=np.float32)
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two thumbnails (0-255 levels)."""
+    return float(np.abs(a - b).mean())
+
+
 def iter_frames(path: Path, rate: float, size: int) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time, RGB uint8 array size x size) at ``rate`` Hz: the first frame at or after
-    each sample time, resized so the short side is ``size`` and centre-cropped."""
+    """Yield (time, RGB uint8 array size x size) at ``rate`` Hz, decoding every frame: the
+    first frame at or after each sample time, resized so the short side is ``size`` and
+    centre-cropped."""
     import av
 
     with _open(path) as container:
@@ -121,13 +145,94 @@ def iter_frames(path: Path, rate: float, size: int) -> Iterator[tuple[float, np.
             for frame in container.decode(stream):
                 if frame.time is None or frame.time + 1e-6 < next_t:
                     continue
-                w, h = frame.width, frame.height
-                scale = size / min(w, h)
-                rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
-                img = frame.to_ndarray(format="rgb24", width=rw, height=rh)
-                top, left = (rh - size) // 2, (rw - size) // 2
-                yield float(frame.time), img[top:top + size, left:left + size]
+                yield float(frame.time), _crop(frame, size)
                 next_t = (int(frame.time / step + 1e-6) + 1) * step
         except av.error.FFmpegError as exc:
             # A damaged tail: keep what decoded, say so once.
             log.warning("%s: video decoding stopped early at %.1f s (%s)", path, next_t, exc)
+
+
+def sample_frames(path: Path, rate: float, size: int, change: float,
+                  max_gap: float) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time, RGB uint8 size x size) in time order, decoding only what can differ.
+
+    Keyframes (at most one per 1/``rate`` s) are decoded on their own. The frames between two
+    keyframes are decoded, and sampled at ``rate`` Hz, only when the two keyframes differ by
+    more than ``change`` levels (``thumbnail`` mean absolute difference) or lie more than
+    ``max_gap`` s apart; otherwise nothing moved there that a sample could show. A stream
+    whose packets carry no keyframe flags is decoded in full (``iter_frames``)."""
+    import av
+
+    step = 1.0 / rate
+    yielded = False
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        ctx, tb = stream.codec_context, stream.time_base
+
+        def feed(packet) -> list:
+            """Decoded frames (time, frame) for one packet; None drains and resets."""
+            # B-frames are never sampled when an I or P frame lies within a few frames, and
+            # nothing but other B-frames refers to them: skipping them halves decoding.
+            ctx.skip_frame = "DEFAULT" if packet is not None and packet.is_keyframe else "BIDIR"
+            try:
+                frames = ctx.decode(packet)
+            except av.error.FFmpegError as exc:
+                log.info("%s: a damaged frame was skipped (%s)", path, exc)
+                frames = []
+            if packet is None:
+                ctx.flush_buffers()
+            return [(float(f.pts * tb), f) for f in frames if f.pts is not None]
+
+        def grid(frames: list, t0: float, t1: float, g: list) -> Iterator:
+            """The first frame at or after each sample time g[0] (advanced in place), before t1."""
+            for t, frame in sorted(frames, key=lambda x: x[0]):
+                if t + 1e-6 >= g[0] and t < t1 - 1e-6:
+                    yield t, _crop(frame, size)
+                    g[0] = t0 + (int((t - t0) / step + 1e-6) + 1) * step
+
+        key = None         # (time, packet, thumbnail) of the last keyframe decoded
+        run: list = []     # packets after it, held until the next keyframe decides
+        live = False       # this group is longer than max_gap: its packets are decoded as read
+        g = [0.0]          # next sample time inside the group
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                t = float(packet.pts * tb)
+                if key is None and not packet.is_keyframe:
+                    if t > max_gap:
+                        break  # no keyframe flags: decode in full below
+                    continue
+                if packet.is_keyframe and (key is None or t >= key[0] + step - 1e-6):
+                    if live:
+                        yield from grid(feed(None), key[0], t, g)
+                    decoded = feed(packet) + feed(None)
+                    if not decoded:
+                        continue
+                    rgb = _crop(decoded[0][1], size)
+                    thumb = thumbnail(rgb)
+                    if key is not None and not live and difference(thumb, key[2]) > change:
+                        frames = [f for p in [key[1], *run, None] for f in feed(p)]
+                        yield from grid(frames, key[0], t, g)
+                    yield t, rgb
+                    yielded = True
+                    key, run, live, g = (t, packet, thumb), [], False, [t + step]
+                elif key is not None:
+                    if live:
+                        yield from grid(feed(packet), key[0], np.inf, g)
+                    else:
+                        run.append(packet)
+                        if t - key[0] > max_gap:
+                            live = True
+                            frames = [f for p in [key[1], *run] for f in feed(p)]
+                            run = []
+                            yield from grid(frames, key[0], np.inf, g)
+            if key is not None:
+                # the tail after the last keyframe: nothing to compare with, so sample it
+                frames = feed(None) if live else [f for p in [key[1], *run, None] for f in feed(p)]
+                yield from grid(frames, key[0], np.inf, g)
+        except av.error.FFmpegError as exc:
+            log.warning("%s: video decoding stopped early (%s)", path, exc)
+    if not yielded:
+        yield from iter_frames(path, rate, size)

@@ -1,8 +1,11 @@
 """index_video(): probe, decode, transcribe, embed, detect, window, cache."""
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from .. import __version__, cache, models
 from ..config import Config
 from ..errors import MediaError
 from . import audio as audio_stage
+from ..query import clip_text
 from . import media, sentences, text, transcript, visual, windows
 from .scenes import SceneCuts
 
@@ -125,7 +129,7 @@ def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None
 
 
 def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
-           cap: dict | str, pcm: np.ndarray | None, rep: Reporter) -> list:
+           cap: dict | str, pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
     if isinstance(cap, dict):
         path = Path(cap["path"])
         return transcript.words_from_cues(
@@ -137,45 +141,90 @@ def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
     model_path = req.asr_model or cfg.asr.model
     rep.start("transcribe", info.duration)
     if backend == "openai-whisper":
-        model = models.load_openai_whisper(model_path)
-        words = transcript.transcribe_openai_whisper(model, pcm, language=cfg.asr.language,
-                                                     progress=rep.update)
+        run = functools.partial(transcript.transcribe_openai_whisper,
+                                models.load_openai_whisper(model_path), language=cfg.asr.language)
     else:
-        model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
-        words = transcript.transcribe_faster_whisper(model, pcm, language=cfg.asr.language,
-                                                     beam_size=cfg.asr.beam_size, vad=cfg.asr.vad,
-                                                     progress=rep.update)
+        run = functools.partial(transcript.transcribe_faster_whisper,
+                                models.load_faster_whisper(model_path, cfg.asr.compute_type),
+                                language=cfg.asr.language, beam_size=cfg.asr.beam_size,
+                                vad=cfg.asr.vad, batch_size=cfg.asr.batch_size,
+                                chunk_length=cfg.asr.chunk_length)
+    words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
+                                 transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),
+                                 rep.update)
     rep.finish()
     return words
 
 
+def _audio_features(pcm: np.ndarray, cfg: Config, duration: float, timings: dict) -> np.ndarray:
+    """Per-second log-mel mean and spread."""
+    t = time.perf_counter()
+    acfg = cfg.audio
+    mel = audio_stage.log_mel(pcm, acfg.sample_rate, acfg.n_mels, acfg.win_length, acfg.hop_length)
+    timings["audio_features"] = time.perf_counter() - t
+    return audio_stage.per_second(mel, acfg.hop_length, duration)
+
+
 def _frames(video: Path, info: media.MediaInfo, cfg: Config, arch: str, weights: str,
-            rep: Reporter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frame_times, frame_emb, scene_cuts) from one decoding pass."""
+            done: list[float], stop: threading.Event,
+            timings: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(frame_times, frame_emb, scene_cuts, frames embedded) from one decoding pass shared by
+    scene detection and the image tower; ``done[0]`` follows the media time reached. A frame
+    within ``[visual] duplicate`` of the last embedded one (and less than max_gap after it)
+    reuses that embedding instead of running the tower again."""
     if not info.has_video:
-        return np.zeros(0), np.zeros((0, 0), np.float32), np.zeros(0)
-    model = None
-    size = cfg.index.frame_size
+        return np.zeros(0), np.zeros((0, 0), np.float32), np.zeros(0), 0
+    ic, vc = cfg.index, cfg.visual
+    tower = None
+    size = ic.frame_size
     if weights:
+        t = time.perf_counter()
         model, _ = models.load_open_clip(arch, weights)
         size = visual.image_size(model)
-    scenes = SceneCuts(cfg.scenes.threshold, cfg.index.frame_rate)
-    times, embs, batch = [], [], []
-    rep.start("frames" + (" + visual" if model is not None else " + scenes"), info.duration)
-    for t, rgb in media.iter_frames(video, cfg.index.frame_rate, size):
+        tower = visual.image_tower(model, vc.quantize)
+        clip_text.export(model, arch, weights)  # so that queries need no torch
+        models.torch_threads(max(1, models.threads() - 1))  # the transcript has a core
+        timings["visual_model_load"] = time.perf_counter() - t
+    scenes = SceneCuts(cfg.scenes.threshold, ic.frame_rate)
+    if ic.sampling == "keyframes":
+        frames = media.sample_frames(video, ic.frame_rate, size, ic.change, ic.max_gap)
+    else:
+        frames = media.iter_frames(video, ic.frame_rate, size)
+    times: list[float] = []
+    dups = visual.NearDuplicates(vc.duplicate, ic.max_gap)
+    batch: list[np.ndarray] = []
+    embs: list[np.ndarray] = []
+    spent = {"frames_decode": 0.0, "scenes": 0.0, "visual": 0.0}
+    clock = time.perf_counter()
+    for t, rgb in frames:
+        if stop.is_set():
+            break
+        now = time.perf_counter()
+        spent["frames_decode"] += now - clock
         times.append(t)
         scenes.add(t, rgb)
-        if model is not None:
-            batch.append(rgb)
-            if len(batch) == cfg.visual.batch_size:
-                embs.append(visual.embed_frames(model, np.stack(batch)))
-                batch = []
-        rep.update(t)
-    if model is not None and batch:
-        embs.append(visual.embed_frames(model, np.stack(batch)))
-    rep.finish()
-    emb = np.concatenate(embs) if embs else np.zeros((len(times), 0), np.float32)
-    return np.asarray(times, dtype=np.float64), emb, scenes.result()
+        clock = time.perf_counter()
+        spent["scenes"] += clock - now
+        if tower is not None:
+            if dups.new(t, media.thumbnail(rgb)):
+                batch.append(rgb)
+                if len(batch) == vc.batch_size:
+                    embs.append(visual.embed_frames(tower, np.stack(batch)))
+                    batch = []
+            now = time.perf_counter()
+            spent["visual"] += now - clock
+            clock = now
+        done[0] = t
+    if batch:
+        embs.append(visual.embed_frames(tower, np.stack(batch)))
+    spent["visual"] += time.perf_counter() - clock
+    models.torch_threads(models.threads())
+    timings.update(spent)
+    if embs:
+        emb = np.concatenate(embs)[np.asarray(dups.rows, dtype=np.int64)]
+    else:
+        emb = np.zeros((len(times), 0), np.float32)
+    return np.asarray(times, dtype=np.float64), emb, scenes.result(), sum(map(len, embs))
 
 
 def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest(),
@@ -198,44 +247,55 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
 
 def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:
     info = p.info
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    acfg = cfg.audio
-    pcm = None
-    audio_sec = np.zeros((0, 2 * acfg.n_mels), np.float32)
-    sil = np.zeros((0, 2))
-    if info.has_audio:
-        rep.start("audio", None)
-        pcm = media.load_audio(video, acfg.sample_rate)
-        timings["decode_audio"] = time.perf_counter() - t0
-        t = time.perf_counter()
-        mel = audio_stage.log_mel(pcm, acfg.sample_rate, acfg.n_mels, acfg.win_length, acfg.hop_length)
-        audio_sec = audio_stage.per_second(mel, acfg.hop_length, info.duration)
-        db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
-        sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
-        timings["audio_features"] = time.perf_counter() - t
-        rep.finish()
-
-    t = time.perf_counter()
-    words = _words(video, info, cfg, req, p.captions, pcm, rep)
-    words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
-    sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
-                                      max_duration=cfg.asr.max_sentence)
-    timings["transcript"] = time.perf_counter() - t
-    if not sents:
-        log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
-
-    t = time.perf_counter()
     arch, weights = p.arch, p.weights
     if info.has_video and not weights:
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
                    "(an open_clip checkpoint) to index frames")
-    frame_times, frame_emb, scene_cuts = _frames(video, info, cfg, arch, weights, rep)
-    timings["frames_visual_scenes"] = time.perf_counter() - t
+    timings: dict[str, float] = {}
+    side: dict[str, float] = {}   # timings written by the side threads
+    t0 = time.perf_counter()
+    acfg = cfg.audio
+    # Frames (decode, scenes, image tower), the log-mel and loading the text model run in
+    # side threads beside audio decoding and the transcript: Whisper on CTranslate2 gains
+    # nothing from a second core, and these take it.
+    done, stop = [0.0], threading.Event()
+    with ThreadPoolExecutor(2, thread_name_prefix="clipcut-index") as pool:
+        frames = pool.submit(_frames, video, info, cfg, arch, weights, done, stop, side)
+        try:
+            pcm, sil, mel = None, np.zeros((0, 2)), None
+            if info.has_audio:
+                rep.start("audio", None)
+                t = time.perf_counter()
+                pcm = media.load_audio(video, acfg.sample_rate)
+                db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
+                sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
+                timings["decode_audio"] = time.perf_counter() - t
+                mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
+                rep.finish()
+            tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
+            t = time.perf_counter()
+            words = _words(video, info, cfg, req, p.captions, pcm, sil, rep)
+            words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
+            sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
+                                              max_duration=cfg.asr.max_sentence)
+            timings["transcript"] = time.perf_counter() - t
+        except BaseException:
+            stop.set()  # an error or Ctrl-C: do not wait for the frames to finish
+            raise
+        if not frames.done():
+            rep.start("frames" + (" + visual" if weights else " + scenes"), info.duration)
+            while not wait([frames], timeout=0.5).done:
+                rep.update(done[0])
+            rep.finish()
+        frame_times, frame_emb, scene_cuts, embedded = frames.result()
+        audio_sec = mel.result() if mel is not None else np.zeros((0, 2 * acfg.n_mels), np.float32)
+        tmodel = tmodel.result()
+    timings.update(side)
+    if not sents:
+        log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
 
     t = time.perf_counter()
     rep.start("text embeddings", None)
-    tmodel = models.load_text_model(req.text_model or cfg.text.model)
     sent_text = [s.text for s in sents]
     sent_emb = text.embed(tmodel, sent_text, cfg.text.batch_size)
     wins = windows.make_windows(info.duration, cfg.index.window, cfg.index.hop)
@@ -261,6 +321,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         "has_audio": info.has_audio,
         "modalities": {"text": bool(sents), "visual": bool(frame_emb.shape[1]),
                        "audio": info.has_audio},
+        "frames": {"sampled": len(frame_times), "embedded": embedded},
         "visual_arch": arch,
         "visual_weights": str(Path(weights).resolve()) if weights else "",
         "text_model": req.text_model or cfg.text.model,

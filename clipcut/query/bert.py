@@ -13,25 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .nn import attention, gelu, layer_norm
+
 MAX_TOKENS = 256  # as sentence-transformers' max_seq_length for this model
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): numpy has no erf and scipy is slow to import
-    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                         + t * 1.061405429))))
-    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
-
-
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
 
 
 def supported(path: Path) -> bool:
@@ -78,27 +62,21 @@ class BertEncoder:
         x = (w["embeddings.word_embeddings.weight"][ids]
              + w["embeddings.position_embeddings.weight"][:len(ids)]
              + w["embeddings.token_type_embeddings.weight"][0])
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
         heads = int(cfg["num_attention_heads"])
-        hd = self.dim // heads
         for i in range(int(cfg["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
 
             def lin(name, h):
                 return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
-            q = lin("attention.self.query", x).reshape(-1, heads, hd).transpose(1, 0, 2)
-            k = lin("attention.self.key", x).reshape(-1, heads, hd).transpose(1, 0, 2)
-            v = lin("attention.self.value", x).reshape(-1, heads, hd).transpose(1, 0, 2)
-            att = q @ k.transpose(0, 2, 1) / np.sqrt(hd)
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(1, 0, 2).reshape(-1, self.dim)
-            x = _layer_norm(lin("attention.output.dense", ctx) + x,
+            ctx = attention(lin("attention.self.query", x), lin("attention.self.key", x),
+                            lin("attention.self.value", x), heads)
+            x = layer_norm(lin("attention.output.dense", ctx) + x,
                             w[p + "attention.output.LayerNorm.weight"],
                             w[p + "attention.output.LayerNorm.bias"], eps)
-            h = _gelu(lin("intermediate.dense", x))
-            x = _layer_norm(lin("output.dense", h) + x, w[p + "output.LayerNorm.weight"],
+            h = gelu(lin("intermediate.dense", x))
+            x = layer_norm(lin("output.dense", h) + x, w[p + "output.LayerNorm.weight"],
                             w[p + "output.LayerNorm.bias"], eps)
         tok = x.astype(np.float32)
         special = np.array(enc.special_tokens_mask, bool) | np.isin(ids, self.special_ids)
