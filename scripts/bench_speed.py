@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,7 +109,7 @@ def print_index(video: Path, res: dict) -> None:
     mods = ", ".join(m for m, on in res["modalities"].items() if on)
     print(f"\nindex {video.name}: {duration / 60:.1f} min, modalities: {mods}, "
           f"{res['frames']['sampled']} frames sampled, {res['frames']['embedded']} embedded")
-    print(f"| stage | seconds | share |\n|---|---:|---:|")
+    print("| stage | seconds | share |\n|---|---:|---:|")
     for stage, secs in res["timings"].items():
         if stage != "total":
             print(f"| {stage} | {secs:.1f} | {100 * secs / wall:.0f}% |")
@@ -135,11 +134,15 @@ def bench_queries(video: Path, n_queries: int) -> None:
     queries = (QUERIES * math.ceil(n_queries / len(QUERIES)))[:n_queries]
     idx = api.index_video(video, cfg).index
     encoder = api._encoder(cfg, cfg.text.model)
+    visual = idx.meta["modalities"]["visual"]
     rank, encode, whole = [], [], []
     for query in queries:
         t = time.perf_counter()
         semantic, prior = timephrase.parse(query)
-        q = encoder.encode(semantic or query, visual_on=False)
+        q = encoder.encode(semantic or query, visual_on=visual)
+        if visual:
+            q = replace(q, visual=api._visual_query(idx.meta["visual_arch"],
+                                                    idx.meta["visual_weights"], semantic))
         t1 = time.perf_counter()
         qpipe.select_clips(qpipe.rank_spans(idx, q, cfg.query, prior), cfg.query, 5)
         t2 = time.perf_counter()
@@ -154,7 +157,8 @@ def bench_queries(video: Path, n_queries: int) -> None:
           f"{len(queries)} queries:")
     print("| what | p50 ms | p95 ms |\n|---|---:|---:|")
     for name, lat in [("ranking: stage 1 + stage 2 + snapping + NMS", rank),
-                      ("query encoding (numpy MiniLM + crisp attention)", encode),
+                      ("query encoding (numpy MiniLM + crisp attention"
+                       + (", numpy CLIP text tower)" if visual else ")"), encode),
                       ("api.search(): cache load + encoding + ranking", whole)]:
         print(f"| {name} | {1000 * pct(lat, .5):.0f} | {1000 * pct(lat, .95):.0f} |")
     cli = shutil.which("clipcut") or str(Path(sys.executable).with_name("clipcut"))
@@ -196,12 +200,14 @@ def main() -> int:
     ap.add_argument("--no-visual", action="store_true", help="leave the image tower out")
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--work", type=Path, default=Path("demo/speed"))
+    ap.add_argument("--no-index", action="store_true",
+                    help="skip the index timing (queries and cuts use the existing cache)")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
     weights = "" if args.no_visual else str(random_vit(args.work))
     videos = [generate(args.work, m, args.size, args.fps) for m in sorted(args.minutes)]
-    for video in videos:
+    for video in [] if args.no_index else videos:
         print_index(video, index_once(video, weights))
     if args.queries:
         bench_queries(videos[-1], args.queries)

@@ -47,6 +47,20 @@ def query_json(*args: str, cwd: Path | None = None) -> tuple[int, dict | None, s
     return proc.returncode, data, proc.stderr
 
 
+def search_in_fresh_process(video, query: str,
+                            watch=("torch", "sentence_transformers", "open_clip", "librosa",
+                                   "scenedetect")) -> tuple[list[dict], list[str]]:
+    """clipcut.search() in a new Python process: (clips' modality splits, the ``watch``
+    modules that it imported)."""
+    code = ("import json, sys; from clipcut import api; from clipcut.config import load_config; "
+            f"r = api.search({str(video)!r}, {query!r}, load_config()); "
+            "print(json.dumps([[c.modality for c in r.clips], "
+            f"sorted(m for m in {tuple(watch)!r} if m in sys.modules)]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def ffprobe_duration(path: str | Path) -> float:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
                           "csv=p=0", str(path)], capture_output=True, text=True, check=True)

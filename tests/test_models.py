@@ -2,8 +2,6 @@
 tiny randomly initialized checkpoint (no real weights of either can be had offline)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,7 +10,8 @@ import pytest
 
 from clipcut import cache
 
-from .conftest import copy_recording, query_json, run_cli, write_vtt
+from .conftest import (copy_recording, query_json, run_cli, search_in_fresh_process,
+                       write_vtt)
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +53,8 @@ def test_visual_path_indexes_frames_and_scores_them(recording, random_clip_weigh
     assert rc == 0, err
     assert data["clips"][0]["modality"]["visual"] != 0.0
     # indexing exported the CLIP text tower: the query ran without torch or open_clip
-    code = ("import sys; from clipcut import api; from clipcut.config import load_config; "
-            f"r = api.search({str(video)!r}, 'football', load_config()); "
-            "print(r.clips[0].modality['visual'] != 0, "
-            "sorted(m for m in ('torch', 'open_clip') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["True", "[]"]
+    clips, loaded = search_in_fresh_process(video, "football", watch=("torch", "open_clip"))
+    assert clips[0]["visual"] != 0 and loaded == []
     # without the flag the visual cache stays in use; --force rebuilds it with visual off
     proc = run_cli("index", video, "-v")
     assert proc.returncode == 0 and "cache is current" in proc.stderr

@@ -39,8 +39,9 @@ def snap(first: int, last: int, sent_start: np.ndarray, sent_end: np.ndarray,
     """Sentence indices (first, last) of the best-scoring boundaries within ``w.radius`` s of the
     span's current edges that keep its length within bounds (the span itself if none do)."""
     t0, t1 = sent_start[first], sent_end[last]
-    starts = [i for i in range(len(sent_start)) if abs(sent_start[i] - t0) <= w.radius and i <= last]
-    ends = [j for j in range(len(sent_end)) if abs(sent_end[j] - t1) <= w.radius and j >= first]
+    order = np.arange(len(sent_start))
+    starts = np.flatnonzero((np.abs(sent_start - t0) <= w.radius) & (order <= last)).tolist()
+    ends = np.flatnonzero((np.abs(sent_end - t1) <= w.radius) & (order >= first)).tolist()
     best, best_score = (first, last), -np.inf
     for i in starts:
         si = boundary_score(sent_start[i], sent_start[i] - t0, True, scenes, silences, w)

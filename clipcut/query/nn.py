@@ -2,6 +2,8 @@
 (MiniLM in bert.py, the CLIP text tower in clip_text.py)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -14,7 +16,8 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    # Python floats, not numpy scalars: a numpy float64 scalar would turn float32 into float64
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 def quick_gelu(x: np.ndarray) -> np.ndarray:
@@ -33,7 +36,7 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int,
     n, d = q.shape
     hd = d // heads
     q, k, v = (m.reshape(n, heads, hd).transpose(1, 0, 2) for m in (q, k, v))
-    att = q @ k.transpose(0, 2, 1) / np.sqrt(hd)
+    att = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
     if causal:
         att = att + np.triu(np.full((n, n), -np.inf, dtype=att.dtype), 1)
     att = np.exp(att - att.max(-1, keepdims=True))
