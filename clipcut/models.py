@@ -189,7 +189,9 @@ def load_open_clip(arch: str, weights: str):
     try:
         model, _, _ = open_clip.create_model_and_transforms(arch, pretrained=weights or None)
     except Exception as exc:
-        raise ModelError(f"cannot load open_clip {arch} weights from {weights}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise ModelError(f"cannot load open_clip {arch} weights from {weights} ({first}); pass "
+                         "an open_clip checkpoint (a state dict saved with torch.save)") from None
     model.eval()
     torch.set_grad_enabled(False)
     return model, open_clip.get_tokenizer(arch)

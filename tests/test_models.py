@@ -139,3 +139,14 @@ def test_openai_whisper_without_checkpoint_is_a_clear_error(recording, tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "--asr-model" in proc.stderr
     assert not cache.sidecar_path(wav).exists()
+
+
+def test_unreadable_visual_weights_fail_in_one_line(recording, tmp_path):
+    video = copy_recording(recording, tmp_path)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint" * 64)
+    proc = run_cli("index", video, "--visual-weights", bad)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot load open_clip ViT-B-32 weights" in lines[0], proc.stderr
+    assert not cache.sidecar_path(video).exists()

@@ -245,6 +245,25 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         return _build(video, p, cfg, req, rep)
 
 
+class _Failfast(Reporter):
+    """Passes progress on, and raises a side thread's error at the next update, so that a
+    bad visual model stops the run now rather than after the whole transcript."""
+
+    def __init__(self, rep: Reporter, side):
+        self.rep, self.side = rep, side
+
+    def start(self, stage: str, total: float | None = None) -> None:
+        self.rep.start(stage, total)
+
+    def update(self, done: float) -> None:
+        if self.side.done() and self.side.exception() is not None:
+            raise self.side.exception()
+        self.rep.update(done)
+
+    def finish(self) -> None:
+        self.rep.finish()
+
+
 def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:
     info = p.info
     arch, weights = p.arch, p.weights
@@ -274,7 +293,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 rep.finish()
             tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
             t = time.perf_counter()
-            words = _words(video, info, cfg, req, p.captions, pcm, sil, rep)
+            words = _words(video, info, cfg, req, p.captions, pcm, sil, _Failfast(rep, frames))
             words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
             sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
                                               max_duration=cfg.asr.max_sentence)
