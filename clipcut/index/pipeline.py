@@ -267,9 +267,6 @@ class _Failfast(Reporter):
 def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) -> IndexResult:
     info = p.info
     arch, weights = p.arch, p.weights
-    if info.has_video and not weights:
-        _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
-                   "(an open_clip checkpoint) to index frames")
     timings: dict[str, float] = {}
     side: dict[str, float] = {}   # timings written by the side threads
     t0 = time.perf_counter()
@@ -310,6 +307,9 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         audio_sec = mel.result() if mel is not None else np.zeros((0, 2 * acfg.n_mels), np.float32)
         tmodel = tmodel.result()
     timings.update(side)
+    if info.has_video and not weights:
+        _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
+                   "(an open_clip checkpoint) to index frames")
     if not sents:
         log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
 
