@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import warnings
 
 
 def setup_logging(level: int) -> None:
     """clipcut's messages on stderr as `clipcut: LEVEL: message`; other libraries' only when
-    they are errors. Used by the CLI and by each `--workers` process."""
+    they are errors, and their Python warnings not at all (CLIPCUT_DEBUG=1 keeps them).
+    Used by the CLI and by each `--workers` process."""
+    if not os.environ.get("CLIPCUT_DEBUG"):
+        warnings.simplefilter("ignore")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("clipcut: %(levelname)s: %(message)s"))
     root = logging.getLogger()

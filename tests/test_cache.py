@@ -1,3 +1,4 @@
+import os
 import numpy as np
 import pytest
 
@@ -86,3 +87,19 @@ def test_model_ids_match_by_name_and_a_cache_may_record_more(tmp_path):
     assert cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"text": "t", "visual": "v:on"}})
     assert not cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"visual": "v:off"}})
     assert not cache.is_current(idx, {"schema": cache.SCHEMA, "models": {"asr": "x"}})
+
+
+def test_a_killed_writers_temporary_file_is_removed_a_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "talk.mp4.clipcut.npz"
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # a pid that has ended
+    dead = tmp_path / f".talk.mp4.clipcut.npz.{done}.abc123.tmp"
+    live = tmp_path / f".talk.mp4.clipcut.npz.{os.getpid()}.def456.tmp"
+    other = tmp_path / f".other.mp4.clipcut.npz.{done}.x.tmp"
+    for f in (dead, live, other):
+        f.write_bytes(b"partial")
+    cache.remove_orphans(target)
+    assert not dead.exists() and live.exists() and other.exists()

@@ -233,6 +233,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     video = Path(video)
     rep = reporter or Reporter()
     p = plan(video, cfg, req)
+    cache.remove_orphans(cache.write_path(video))  # what a killed run left
     if not req.force:
         found = find_current(video, p.expected)
         if found:
