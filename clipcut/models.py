@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from pathlib import Path
 
 from .errors import ModelError
@@ -20,6 +21,20 @@ ENV_TEXT = "CLIPCUT_TEXT_MODEL"
 ENV_VISUAL = "CLIPCUT_VISUAL_WEIGHTS"
 
 TEXT_MODEL_ID = "all-MiniLM-L6-v2"
+
+
+# Indexing loads models from several threads at once; importing torch and its kin from two
+# threads at the same time can hand one of them a half-initialized module. Every loader, and
+# every first import of a heavy library, holds this lock.
+IMPORTS = threading.RLock()
+
+
+def _serialized(load):
+    @functools.wraps(load)
+    def wrapper(*args, **kwargs):
+        with IMPORTS:
+            return load(*args, **kwargs)
+    return wrapper
 
 
 def threads() -> int:
@@ -87,6 +102,7 @@ def text_model_id(explicit: str = "") -> str:
 
 
 @functools.lru_cache(maxsize=2)
+@_serialized
 def load_text_model(explicit: str = ""):
     """A sentence-transformers model on the CPU, loaded once per process."""
     _offline()
@@ -115,6 +131,7 @@ def embedding_dim(model) -> int:
 
 
 @functools.lru_cache(maxsize=2)
+@_serialized
 def load_query_text_model(explicit: str = ""):
     """The text model for encoding queries: a numpy BERT forward pass when the model folder
     allows it (no torch import, so `clipcut query` starts in well under a second), else
@@ -131,6 +148,7 @@ def load_query_text_model(explicit: str = ""):
 
 
 @functools.lru_cache(maxsize=2)
+@_serialized
 def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
     _offline()
     path = whisper_path(explicit)
@@ -146,6 +164,7 @@ def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
 
 
 @functools.lru_cache(maxsize=2)
+@_serialized
 def load_openai_whisper(checkpoint: str):
     """openai-whisper from a local .pt checkpoint (no download is attempted)."""
     if not checkpoint:
@@ -176,6 +195,7 @@ def visual_model_id(arch: str, weights: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
+@_serialized
 def load_open_clip(arch: str, weights: str):
     """(model, tokenizer) of an open_clip architecture; weights '' = random initialization."""
     _offline()

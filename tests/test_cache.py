@@ -103,3 +103,31 @@ def test_a_killed_writers_temporary_file_is_removed_a_live_ones_kept(tmp_path):
         f.write_bytes(b"partial")
     cache.remove_orphans(target)
     assert not dead.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "nan", "wrong shape", "pickled"])
+def test_a_tampered_cache_is_rebuilt_with_a_warning(recording, tmp_path, damage):
+    from .conftest import copy_recording, run_cli, write_vtt
+
+    video = copy_recording(recording, tmp_path)
+    write_vtt(recording, video.with_suffix(".vtt"))
+    assert run_cli("index", video).returncode == 0
+    path = cache.sidecar_path(video)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    else:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        if damage == "nan":
+            arrays["sent_emb"][0, 0] = np.nan
+        elif damage == "wrong shape":
+            arrays["win_text"] = arrays["win_text"][:, :10].ravel()
+        else:
+            arrays["meta"] = np.array([{"code": "would run on load"}], dtype=object)
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    proc = run_cli("index", video)
+    assert proc.returncode == 0, proc.stderr
+    assert "cache" in proc.stderr and "rebuilding it" in proc.stderr, proc.stderr
+    rebuilt = cache.load(path)
+    assert rebuilt is not None and np.isfinite(rebuilt.sent_emb).all()

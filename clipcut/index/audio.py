@@ -9,7 +9,10 @@ EPS = 1e-10
 def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
             win_length: float = 0.025, hop_length: float = 0.010) -> np.ndarray:
     """(frames, n_mels) log10 mel power, one frame per ``hop_length`` s."""
-    import librosa
+    from ..models import IMPORTS
+
+    with IMPORTS:
+        import librosa
 
     n_fft = int(round(win_length * sample_rate))
     hop = int(round(hop_length * sample_rate))

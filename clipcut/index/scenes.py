@@ -9,7 +9,10 @@ class SceneCuts:
     """Feed RGB frames in time order; ``cuts`` holds the times (s) where a new shot starts."""
 
     def __init__(self, threshold: float = 27.0, rate: float = 1.0):
-        from scenedetect import ContentDetector
+        from ..models import IMPORTS
+
+        with IMPORTS:
+            from scenedetect import ContentDetector
 
         self._detector = ContentDetector(threshold=threshold, min_scene_len=1)
         self._rate = rate
