@@ -12,7 +12,7 @@ from .errors import ClipcutError
 from .index.pipeline import IndexRequest, Reporter, find_current, index_video, media_files
 from .query import pipeline as qpipe
 from .query import clip_text, learned, timephrase
-from .query.encoder import QueryEncoder, clip_text_vector
+from .query.encoder import EncodedQuery, QueryEncoder, clip_text_vector
 from .types import Clip
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,22 @@ def _visual_query(arch: str, weights: str, text: str):
     return clip_text_vector(model, tokenizer, text)
 
 
+def encode_query(query: str, indexes: list[cache.Index], cfg: Config, text_model: str = ""
+                 ) -> tuple[str, timephrase.TimePrior | None, EncodedQuery]:
+    """(semantic part, temporal prior, encoded query) of a query over these indexes; the
+    CLIP text vector is added when one of them has visual embeddings."""
+    semantic, prior = timephrase.parse(query)
+    if not semantic:
+        semantic = query if prior is None else "the discussion"
+    encoder = _encoder(cfg, text_model or cfg.text.model)
+    visual = next((i for i in indexes if i.meta["modalities"].get("visual")), None)
+    q = encoder.encode(semantic, visual_on=visual is not None)
+    if visual is not None:
+        q = replace(q, visual=_visual_query(visual.meta["visual_arch"],
+                                            visual.meta["visual_weights"], semantic))
+    return semantic, prior, q
+
+
 def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
     """(loaded caches, media files without a usable cache) in a folder, recursively."""
     found, missing = [], []
@@ -95,15 +111,7 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     else:
         indexes = [index_video(target, cfg, req, reporter).index]
 
-    semantic, prior = timephrase.parse(query)
-    if not semantic:
-        semantic = query if prior is None else "the discussion"
-    encoder = _encoder(cfg, req.text_model or cfg.text.model)
-    visual = next((i for i in indexes if i.meta["modalities"].get("visual")), None)
-    q = encoder.encode(semantic, visual_on=visual is not None)
-    if visual is not None:
-        q = replace(q, visual=_visual_query(visual.meta["visual_arch"],
-                                            visual.meta["visual_weights"], semantic))
+    semantic, prior, q = encode_query(query, indexes, cfg, req.text_model)
     ranked = []
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior))

@@ -122,7 +122,6 @@ def save(path: Path, meta: dict, arrays: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    remove_orphans(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
                                suffix=".tmp")
     try:
@@ -143,8 +142,9 @@ def save(path: Path, meta: dict, arrays: dict) -> Path:
 
 
 def remove_orphans(path: Path) -> None:
-    """Delete temporary files a killed writer of ``path`` left (its pid is in the name and no
-    longer runs); a live writer's file is left alone."""
+    """Delete temporary files a killed writer of ``path`` left (``save`` puts its pid in the
+    name; this one no longer runs); a live writer's file is left alone. index_video calls it
+    before it looks for a cache, so it runs whether or not the cache is rebuilt."""
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
         if not pid.isdigit():

@@ -78,10 +78,15 @@ def _ts(t: float) -> str:
     return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
 
 
-def write_vtt(recording, path: Path) -> Path:
-    """Exact captions for a synthetic recording: one cue per sentence."""
+def write_cues(path: Path, cues) -> Path:
+    """A WebVTT file with these (start, end, text) cues."""
     lines = ["WEBVTT", ""]
-    for s in recording.sentences:
-        lines += [f"{_ts(s.start)} --> {_ts(s.end)}", s.text, ""]
+    for start, end, text in cues:
+        lines += [f"{_ts(start)} --> {_ts(end)}", text, ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def write_vtt(recording, path: Path) -> Path:
+    """Exact captions for a synthetic recording: one cue per sentence."""
+    return write_cues(path, [(s.start, s.end, s.text) for s in recording.sentences])

@@ -16,6 +16,8 @@ import numpy as np
 
 from clipcut.synth import SAMPLE_RATE, speak
 
+from .conftest import write_cues
+
 SENTENCE = "Our striker scored the winning goal in the football match after extra time."
 QUERY = "the winning goal in the football match"
 
@@ -50,15 +52,6 @@ def _video(out: Path, speech: Path, *, rate: int = 25, size: str = "320x240",
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *audio, *extra,
             str(out))
     return out
-
-
-def _vtt(path: Path, cues: list[tuple[float, float, str]]) -> Path:
-    def ts(t: float) -> str:
-        return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
-
-    path.write_text("WEBVTT\n\n" + "".join(f"{ts(a)} --> {ts(b)}\n{text}\n\n"
-                                           for a, b, text in cues), encoding="utf-8")
-    return path
 
 
 def build(root: Path) -> list[Case]:
@@ -170,7 +163,7 @@ def build(root: Path) -> list[Case]:
 
     d = folder("long-captions")
     (d / "talk.mp4").write_bytes(good.read_bytes())
-    _vtt(d / "talk.vtt", [(0.5, duration - 1.0, SENTENCE),
+    write_cues(d / "talk.vtt", [(0.5, duration - 1.0, SENTENCE),
                           (duration + 5, duration + 60, "Cues after the end are dropped.")])
     cases.append(Case("caption times past the end of the video", query(d / "talk.mp4"), "ok"))
 

@@ -2,13 +2,15 @@
 frames it returns are exactly the frames a full decode gives at those times."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from clipcut.index import media
 
 
 def test_sampling_decodes_between_keyframes_only_where_they_differ(recording):
-    video = media.Path(recording.video)
+    video = Path(recording.video)
     sampled = list(media.sample_frames(video, 1.0, 64, change=3.0, max_gap=10.0))
     every = dict(media.iter_frames(video, 100.0, 64))   # every frame, keyed by its time
     times = np.array([t for t, _ in sampled])
@@ -23,7 +25,7 @@ def test_sampling_decodes_between_keyframes_only_where_they_differ(recording):
 
 
 def test_sampling_every_frame_when_max_gap_is_one_sample(recording):
-    video = media.Path(recording.video)
+    video = Path(recording.video)
     times = np.array([t for t, _ in media.sample_frames(video, 1.0, 32, 3.0, max_gap=1.0)])
     assert abs(len(times) - recording.duration) <= 1.5
     assert np.diff(times).max() <= 1.05

@@ -68,7 +68,7 @@ def test_int8_image_tower_matches_fp32(recording, random_clip_weights):
     from clipcut.index import media, visual
 
     model, _ = models.load_open_clip("ViT-B-32", str(random_clip_weights))
-    frames = np.stack([rgb for _, rgb in media.sample_frames(media.Path(recording.video), 1.0,
+    frames = np.stack([rgb for _, rgb in media.sample_frames(Path(recording.video), 1.0,
                                                              224, 3.0, 10.0)][:16])
     fp32 = visual.embed_frames(visual.image_tower(model, quantize=False), frames)
     int8 = visual.embed_frames(visual.image_tower(model, quantize=True), frames)

@@ -184,6 +184,10 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
                 ctx.flush_buffers()
             return [(float(f.pts * tb), f) for f in frames if f.pts is not None]
 
+        def group(packets: list, drain: bool = True) -> list:
+            """Decoded frames of a keyframe and the packets after it (drained: then reset)."""
+            return [f for p in [*packets, *([None] if drain else [])] for f in feed(p)]
+
         def grid(frames: list, t0: float, t1: float, g: list) -> Iterator:
             """The first frame at or after each sample time g[0] (advanced in place), before t1."""
             for t, frame in sorted(frames, key=lambda x: x[0]):
@@ -207,14 +211,13 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
                 if packet.is_keyframe and (key is None or t >= key[0] + step - 1e-6):
                     if live:
                         yield from grid(feed(None), key[0], t, g)
-                    decoded = feed(packet) + feed(None)
+                    decoded = group([packet])
                     if not decoded:
                         continue
                     rgb = _crop(decoded[0][1], size)
                     thumb = thumbnail(rgb)
                     if key is not None and not live and difference(thumb, key[2]) > change:
-                        frames = [f for p in [key[1], *run, None] for f in feed(p)]
-                        yield from grid(frames, key[0], t, g)
+                        yield from grid(group([key[1], *run]), key[0], t, g)
                     yield t, rgb
                     yielded = True
                     key, run, live, g = (t, packet, thumb), [], False, [t + step]
@@ -225,13 +228,11 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
                         run.append(packet)
                         if t - key[0] > max_gap:
                             live = True
-                            frames = [f for p in [key[1], *run] for f in feed(p)]
-                            run = []
+                            frames, run = group([key[1], *run], drain=False), []
                             yield from grid(frames, key[0], np.inf, g)
             if key is not None:
                 # the tail after the last keyframe: nothing to compare with, so sample it
-                frames = feed(None) if live else [f for p in [key[1], *run, None] for f in feed(p)]
-                yield from grid(frames, key[0], np.inf, g)
+                yield from grid(group([] if live else [key[1], *run]), key[0], np.inf, g)
         except av.error.FFmpegError as exc:
             log.warning("%s: video decoding stopped early (%s)", path, exc)
     if not yielded:

@@ -1,6 +1,7 @@
 """index_video(): probe, decode, transcribe, embed, detect, window, cache."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -165,6 +166,16 @@ def _audio_features(pcm: np.ndarray, cfg: Config, duration: float, timings: dict
     return audio_stage.per_second(mel, acfg.hop_length, duration)
 
 
+@contextlib.contextmanager
+def _clock(spent: dict, key: str):
+    """Add the time the block takes to ``spent[key]``."""
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent[key] += time.perf_counter() - t
+
+
 def _frames(video: Path, info: media.MediaInfo, cfg: Config, arch: str, weights: str,
             done: list[float], stop: threading.Event,
             timings: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -194,30 +205,26 @@ def _frames(video: Path, info: media.MediaInfo, cfg: Config, arch: str, weights:
     dups = visual.NearDuplicates(vc.duplicate, ic.max_gap)
     batch: list[np.ndarray] = []
     embs: list[np.ndarray] = []
-    spent = {"frames_decode": 0.0, "scenes": 0.0, "visual": 0.0}
-    clock = time.perf_counter()
+    spent = {"scenes": 0.0, "visual": 0.0}   # the rest of the loop is decoding
+    start = time.perf_counter()
     for t, rgb in frames:
         if stop.is_set():
             break
-        now = time.perf_counter()
-        spent["frames_decode"] += now - clock
         times.append(t)
-        scenes.add(t, rgb)
-        clock = time.perf_counter()
-        spent["scenes"] += clock - now
+        with _clock(spent, "scenes"):
+            scenes.add(t, rgb)
         if tower is not None:
-            if dups.new(t, media.thumbnail(rgb)):
-                batch.append(rgb)
-                if len(batch) == vc.batch_size:
-                    embs.append(visual.embed_frames(tower, np.stack(batch)))
-                    batch = []
-            now = time.perf_counter()
-            spent["visual"] += now - clock
-            clock = now
+            with _clock(spent, "visual"):
+                if dups.new(t, media.thumbnail(rgb)):
+                    batch.append(rgb)
+                    if len(batch) == vc.batch_size:
+                        embs.append(visual.embed_frames(tower, np.stack(batch)))
+                        batch = []
         done[0] = t
     if batch:
-        embs.append(visual.embed_frames(tower, np.stack(batch)))
-    spent["visual"] += time.perf_counter() - clock
+        with _clock(spent, "visual"):
+            embs.append(visual.embed_frames(tower, np.stack(batch)))
+    spent["frames_decode"] = time.perf_counter() - start - spent["scenes"] - spent["visual"]
     models.torch_threads(models.threads())
     timings.update(spent)
     if embs:

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import functools
-import logging
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 # CLIP's pixel statistics (RGB, 0-1 scale), the ones open_clip uses for ViT-B-32.
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)

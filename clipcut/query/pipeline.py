@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -126,7 +126,7 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
             score -= opt.reference_penalty
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
-    return Ranked(r.video, first, last, start, end, score, r.parts, idx, r.own)
+    return replace(r, first=first, last=last, start=start, end=end, score=score)
 
 
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
