@@ -14,13 +14,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import tempfiles
 from .errors import CacheError
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,7 @@ def save(path: Path, meta: dict, arrays: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                               suffix=".tmp")
+    fd, tmp = tempfiles.create(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
@@ -142,20 +141,10 @@ def save(path: Path, meta: dict, arrays: dict) -> Path:
 
 
 def remove_orphans(path: Path) -> None:
-    """Delete temporary files a killed writer of ``path`` left (``save`` puts its pid in the
-    name; this one no longer runs); a live writer's file is left alone. index_video calls it
-    before it looks for a cache, so it runs whether or not the cache is rebuilt."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-            log.info("%s: removed the temporary file of an interrupted run", tmp)
-        except OSError:
-            pass
+    """Delete temporary files a killed writer of ``path`` left (a live writer's file is left
+    alone). index_video calls it before it looks for a cache, so it runs whether or not the
+    cache is rebuilt."""
+    tempfiles.remove_orphans(path.parent, f".{glob.escape(path.name)}.*.tmp", ".tmp")
 
 
 def _umask() -> int:

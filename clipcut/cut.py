@@ -9,10 +9,10 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from . import tempfiles
 from .config import CutOptions
 from .errors import CutError
 from .types import Clip
@@ -20,6 +20,7 @@ from .types import Clip
 log = logging.getLogger(__name__)
 
 TAG = "written by clipcut"  # stored in the container's comment tag
+CLIP_EXTENSIONS = (".mp4", ".m4a")  # with video, audio only
 
 
 def _stamp(t: float) -> str:
@@ -67,7 +68,7 @@ def plan(clips: list[Clip], out_dir: Path, has_video: dict[str, bool], force: bo
     """Clips with their target file names; refuses to clobber files clipcut did not write."""
     planned, refused = [], []
     for clip in clips:
-        ext = ".mp4" if has_video.get(clip.video, True) else ".m4a"
+        ext = CLIP_EXTENSIONS[not has_video.get(clip.video, True)]
         target = out_dir / clip_name(clip, ext)
         if target.exists() and not force and not written_by_clipcut(target):
             refused.append(target)
@@ -87,25 +88,31 @@ def cut_clips(clips: list[Clip], out_dir: str | Path, has_video: dict[str, bool]
     except OSError as exc:
         raise CutError(f"cannot create output folder ({exc.strerror}); pick another -o",
                        path=out_dir) from None
+    for ext in CLIP_EXTENSIONS:  # what killed runs left
+        tempfiles.remove_orphans(out_dir, f".*{ext}.*.part", ".part")
     planned = plan(clips, out_dir, has_video, force)
     errors = []
     for clip in planned:
         target = Path(clip.file)
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.stem}.", suffix=".part")
+        try:
+            fd, tmp = tempfiles.create(target, ".part")
+        except OSError as exc:
+            raise CutError(f"cannot write in output folder ({exc.strerror}); pick another -o",
+                           path=out_dir) from None
         os.close(fd)
         args = ffmpeg_args(Path(clip.video), Path(tmp), clip.start, clip.end,
                            has_video.get(clip.video, True), opt)
         try:
             proc = subprocess.run(args, capture_output=True, text=True, check=False)
+            if proc.returncode == 0 and os.path.getsize(tmp) > 0:
+                os.replace(tmp, target)
+                continue
         except FileNotFoundError:
-            Path(tmp).unlink(missing_ok=True)
             raise CutError("ffmpeg is not installed; `apt-get install ffmpeg`") from None
-        if proc.returncode != 0 or os.path.getsize(tmp) == 0:
-            Path(tmp).unlink(missing_ok=True)
-            lines = proc.stderr.strip().splitlines()
-            errors.append(f"{target.name}: {lines[-1] if lines else 'ffmpeg failed'}")
-            continue
-        os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)  # gone already when it was renamed
+        lines = proc.stderr.strip().splitlines()
+        errors.append(f"{target.name}: {lines[-1] if lines else 'ffmpeg failed'}")
     if errors:
         raise CutError(f"{len(errors)} of {len(planned)} clips failed: {errors[0]}")
     return planned

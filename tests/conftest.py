@@ -1,6 +1,7 @@
 """Shared fixtures: generated media with known answers (espeak-ng speech, lavfi video)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,7 +64,8 @@ def search_in_fresh_process(video, query: str,
 
 def ffprobe_duration(path: str | Path) -> float:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
-                          "csv=p=0", str(path)], capture_output=True, text=True, check=True)
+                          "csv=p=0", str(Path(path).resolve())], capture_output=True, text=True,
+                         check=True)
     return float(out.stdout.strip())
 
 
@@ -90,3 +92,33 @@ def write_cues(path: Path, cues) -> Path:
 def write_vtt(recording, path: Path) -> Path:
     """Exact captions for a synthetic recording: one cue per sentence."""
     return write_cues(path, [(s.start, s.end, s.text) for s in recording.sentences])
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` made read-only: by its mode for a normal user; for root, who writes through
+    any mode, as a read-only bind mount of it (a read-only file system). Yields the path to
+    use, or None where root may not mount."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    mnt = folder.with_name(folder.name + "-ro")
+    mnt.mkdir()
+    bound = bool(shutil.which("mount")) and subprocess.run(
+        ["mount", "--bind", str(folder), str(mnt)], capture_output=True).returncode == 0
+    if not bound or subprocess.run(["mount", "-o", "remount,bind,ro", str(mnt)],
+                                   capture_output=True).returncode != 0:
+        if bound:
+            subprocess.run(["umount", str(mnt)])
+        mnt.rmdir()
+        yield None
+        return
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+        mnt.rmdir()

@@ -1,6 +1,6 @@
 import numpy as np
 
-from clipcut.index.audio import frame_db, log_mel, per_second, silences
+from clipcut.index.audio import frame_db, log_mel, per_second, per_second_log_mel, silences
 
 SR = 16000
 
@@ -33,3 +33,19 @@ def test_log_mel_shape_and_per_second_features():
     assert feats.shape == (3, 160)
     # the silent second is far quieter than the tone seconds
     assert feats[1, :80].max() < feats[0, :80].max() - 3
+
+
+def test_block_wise_features_equal_the_whole_recording_at_once():
+    """Long recordings are processed in blocks (bounded memory); block edges change nothing."""
+    x = np.random.default_rng(0).standard_normal(SR * 7 + 37).astype(np.float32) * 0.1
+    whole = per_second(log_mel(x, SR, 80, 0.025, 0.010), 0.010, len(x) / SR)
+    for block in (1, 2, 600):
+        blocks = per_second_log_mel(x, SR, 80, 0.025, 0.010, len(x) / SR, block=block)
+        assert blocks.shape == whole.shape == (8, 160)
+        np.testing.assert_allclose(blocks, whole, atol=1e-5)
+    db = frame_db(x, SR, 0.025, 0.010)
+    np.testing.assert_allclose(frame_db(x, SR, 0.025, 0.010, block=7), db, atol=1e-5)
+    # frame k covers samples [160 k, 160 k + 400): its RMS level by hand
+    k = 123
+    rms = np.sqrt(np.mean(x[160 * k:160 * k + 400].astype(np.float64) ** 2))
+    assert abs(db[k] - 20 * np.log10(rms)) < 1e-4

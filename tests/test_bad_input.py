@@ -8,7 +8,7 @@ import pytest
 
 from clipcut import cache
 
-from .conftest import run_cli
+from .conftest import ffprobe_duration, run_cli
 
 
 def leftovers(folder: Path, keep: set[str]) -> list[str]:
@@ -87,3 +87,25 @@ def test_bad_file_in_a_folder_does_not_stop_the_batch(silent_video, tmp_path, re
     assert "1 indexed, 0 up to date, 2 failed" in proc.stderr
     assert cache.sidecar_path(tmp_path / "good.mp4").exists()
     assert not cache.sidecar_path(tmp_path / "broken.mp4").exists()
+
+
+@pytest.mark.parametrize("name", ["-y.mp4", "concat:talk.mp4", "-i talk.mp4"])
+def test_names_ffmpeg_could_misread_are_cut_as_files(tmp_path, monkeypatch, name):
+    """ffmpeg gets argument lists with absolute paths: a name that looks like an option or a
+    protocol is still the file (the source is read, the clip lands in a '-' folder)."""
+    from clipcut.config import CutOptions
+    from clipcut.cut import cut_clips, ffmpeg_args
+    from clipcut.types import Clip
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=4",
+                    "-f", "lavfi", "-i", "sine=f=440:d=4", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-c:a", "aac", str(tmp_path / name)], check=True)
+    clip = Clip(name, 1.0, 3.0, 0.5, "", rank=1)
+    opt = CutOptions(reencode=True, crf=30, preset="ultrafast")
+    args = ffmpeg_args(Path(name), Path("-out/x.mp4"), 1.0, 3.0, True, opt)
+    assert str(tmp_path / name) in args and str(tmp_path / "-out/x.mp4") in args
+    assert name not in args
+    [done] = cut_clips([clip], Path("-out"), {name: True}, opt)
+    assert Path(done.file).parent == Path("-out") and abs(ffprobe_duration(done.file) - 2.0) < 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["-out", name])

@@ -2,10 +2,12 @@
 (never a partial one), the next run succeeds, and the killed runs' temporary files go."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from clipcut import cache
 
@@ -46,3 +48,28 @@ def test_sigkill_at_any_point_never_leaves_a_partial_cache(recording, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert cache.load(sidecar) is not None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([video.name, sidecar.name])
+
+
+def test_a_killed_cut_leaves_no_partial_clip_and_the_next_run_cleans_up(indexed, tmp_path):
+    """SIGKILL while ffmpeg writes a clip: only a hidden .part file may remain (never a clip
+    file under its final name), and the next run removes it and cuts every clip."""
+    out = tmp_path / "clips"
+    cmd = [*CLIPCUT, "query", indexed.video, "pricing objection", "-n", "3", "-o", str(out),
+           "--json", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and any(p.suffix == ".part" for p in out.iterdir()):
+            os.killpg(proc.pid, signal.SIGKILL)   # clipcut and the ffmpeg it runs
+            break
+        time.sleep(0.01)
+    assert proc.wait() == -signal.SIGKILL, "the cut finished before a .part file was seen"
+    left = [p for p in out.iterdir()]
+    assert left and all(p.name.startswith(".") and p.suffix == ".part" for p in left), left
+    # the clipcut pid in the .part name no longer runs (and its ffmpeg was killed with it):
+    # the next run removes the file
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    files = sorted(Path(c["file"]).name for c in json.loads(done.stdout)["clips"])
+    assert files and sorted(p.name for p in out.iterdir()) == files

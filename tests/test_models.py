@@ -2,6 +2,7 @@
 tiny randomly initialized checkpoint (no real weights of either can be had offline)."""
 from __future__ import annotations
 
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
@@ -150,3 +151,21 @@ def test_unreadable_visual_weights_fail_in_one_line(recording, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot load open_clip ViT-B-32 weights" in lines[0], proc.stderr
     assert not cache.sidecar_path(video).exists()
+
+
+def test_video_without_audio_or_captions_is_searched_on_its_frames(random_clip_weights, tmp_path):
+    video = tmp_path / "screen.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=10:d=20",
+                    "-c:v", "libx264", "-preset", "ultrafast", str(video)], check=True)
+    proc = run_cli("query", video, "a colourful test pattern", "--no-cut")
+    assert proc.returncode == 2 and "--visual-weights FILE to search its frames" in proc.stderr
+    proc = run_cli("index", video, "--visual-weights", random_clip_weights)
+    assert proc.returncode == 0, proc.stderr
+    assert "no speech or caption text found; indexed frames only" in proc.stderr
+    idx = cache.load(cache.sidecar_path(video))
+    assert idx.meta["modalities"] == {"text": False, "visual": True, "audio": False}
+    assert idx.meta["models"]["transcript"] == "none" and len(idx.sent_text) == 0
+    rc, data, err = query_json(video, "a colourful test pattern", "--no-cut", "--threshold", "-1")
+    assert rc == 0, err
+    assert data["clips"] and all(c["modality"]["visual"] != 0 for c in data["clips"])
+    assert all(c["modality"].get("text", 0) == 0 for c in data["clips"])

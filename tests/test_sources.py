@@ -2,6 +2,7 @@
 folder search across recordings, stream-copy cutting. Captions keep these fast (no ASR)."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from clipcut import cache
 from clipcut.synth import TOPICS, make_recording
 
-from .conftest import ffprobe_duration, query_json, run_cli, write_vtt
+from .conftest import CLIPCUT, ffprobe_duration, query_json, read_only, run_cli, write_vtt
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +76,11 @@ def test_embedded_subtitle_stream(two_talks, tmp_path):
 
 
 def test_two_indexers_on_one_file_both_succeed_and_build_once(two_talks, tmp_path):
-    import os
-    import sys
-
     _, a, _ = two_talks
     video = tmp_path / "same.mp4"
     video.write_bytes(Path(a.video).read_bytes())
     write_vtt(a, video.with_suffix(".vtt"))
-    cmd = [sys.executable, "-m", "clipcut", "index", str(video), "-v"]
+    cmd = [*CLIPCUT, "index", str(video), "-v"]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
              for _ in range(2)]
     errs = [p.communicate()[1] for p in procs]
@@ -107,3 +105,58 @@ def test_folder_index_with_workers_reports_each_file_once(two_talks, tmp_path):
         assert cache.load(cache.sidecar_path(video)).meta["modalities"]["text"]
     proc = run_cli("index", folder, "-j", "2")
     assert "0 indexed, 2 up to date, 1 failed" in proc.stderr
+
+
+def test_read_only_folder_caches_in_the_user_cache_dir(two_talks, tmp_path):
+    _, a, _ = two_talks
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "talk.mp4").write_bytes(Path(a.video).read_bytes())
+    write_vtt(a, share / "talk.vtt")
+    with read_only(share) as ro:
+        if ro is None:
+            pytest.skip("root without the right to mount: cannot make a folder read-only")
+        video = ro / "talk.mp4"
+        assert not os.access(ro, os.W_OK)
+        proc = run_cli("index", video, "-v")
+        assert proc.returncode == 0, proc.stderr
+        assert "folder is read-only; caching in" in proc.stderr
+        assert sorted(os.listdir(ro)) == ["talk.mp4", "talk.vtt"]
+        fallback = cache.fallback_path(video)
+        assert cache.load(fallback) is not None and not cache.sidecar_path(video).exists()
+        built = fallback.stat().st_mtime_ns
+        # queries find that cache (no rebuild) and cut into a writable -o
+        rc, data, err = query_json(video, "telescope and planets", "-o", tmp_path / "clips")
+        assert rc == 0, err
+        start, end = a.topics["astronomy"]
+        assert start - 1 <= data["clips"][0]["start"] < end
+        assert Path(data["clips"][0]["file"]).is_file()
+        assert fallback.stat().st_mtime_ns == built
+        # the default -o (./clips) inside the read-only folder: one line, what to do, exit 2
+        proc = run_cli("query", video, "telescope and planets", cwd=ro)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "cannot create output folder" in proc.stderr and "-o" in proc.stderr
+        # a folder run works the same way
+        proc = run_cli("index", ro)
+        assert proc.returncode == 0 and sorted(os.listdir(ro)) == ["talk.mp4", "talk.vtt"]
+
+
+def test_a_query_while_another_process_reindexes_reads_a_whole_cache(two_talks, tmp_path):
+    _, a, _ = two_talks
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(Path(a.video).read_bytes())
+    write_vtt(a, video.with_suffix(".vtt"))
+    assert run_cli("index", video).returncode == 0
+    rc, first, err = query_json(video, "telescope and planets", "--no-cut")
+    assert rc == 0, err
+    answers = []
+    for _ in range(3):   # each rebuild writes the cache again; queries run all through it
+        indexer = subprocess.Popen([*CLIPCUT, "index", str(video), "--force", "-q"],
+                                   stderr=subprocess.PIPE, text=True)
+        while indexer.poll() is None:
+            answers.append(query_json(video, "telescope and planets", "--no-cut"))
+        assert indexer.wait() == 0, indexer.stderr.read()
+        indexer.stderr.close()
+    assert len(answers) >= 3
+    for rc, data, err in answers:
+        assert rc == 0 and data == first, err

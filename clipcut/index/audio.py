@@ -1,25 +1,53 @@
-"""Audio features: 80-bin log-mel (25 ms window, 10 ms hop), per-second features, silences."""
+"""Audio features: 80-bin log-mel (25 ms window, 10 ms hop), per-second features, silences.
+
+Long recordings are processed in blocks, so memory beyond the decoded samples does not grow
+with the length of the recording (a 4-hour file holds 0.9 GB of 16 kHz samples, no more).
+"""
 from __future__ import annotations
 
 import numpy as np
 
 EPS = 1e-10
+BLOCK = 600  # seconds of audio per block of feature computation
+
+
+def _frame_params(sample_rate: int, win_length: float, hop_length: float) -> tuple[int, int]:
+    return int(round(win_length * sample_rate)), int(round(hop_length * sample_rate))
+
+
+def _padded(audio: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``audio[start:stop]``, with zeros where the range runs past either end."""
+    seg = audio[max(start, 0):max(min(stop, audio.size), 0)]
+    left, right = max(-start, 0), max(stop - max(audio.size, start), 0)
+    return np.pad(seg, (left, right)) if left or right else seg
 
 
 def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
             win_length: float = 0.025, hop_length: float = 0.010) -> np.ndarray:
-    """(frames, n_mels) log10 mel power, one frame per ``hop_length`` s."""
+    """(frames, n_mels) log10 mel power, one frame per ``hop_length`` s, frame k centred on
+    sample k * hop (zero padding at the ends)."""
+    return _log_mel_frames(audio, sample_rate, n_mels, win_length, hop_length,
+                           0, _n_frames(audio.size, *_frame_params(sample_rate, win_length,
+                                                                   hop_length)))
+
+
+def _n_frames(n_samples: int, n_fft: int, hop: int) -> int:
+    return 1 + max(n_samples, n_fft) // hop
+
+
+def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
+                    hop_length: float, k0: int, k1: int) -> np.ndarray:
+    """Frames ``k0:k1`` of ``log_mel`` computed from the samples they need only."""
     from ..models import IMPORTS
 
     with IMPORTS:
         import librosa
 
-    n_fft = int(round(win_length * sample_rate))
-    hop = int(round(hop_length * sample_rate))
-    if audio.size < n_fft:
-        audio = np.pad(audio, (0, n_fft - audio.size))
-    mel = librosa.feature.melspectrogram(y=audio, sr=sample_rate, n_fft=n_fft, hop_length=hop,
-                                         win_length=n_fft, n_mels=n_mels, power=2.0, center=True)
+    n_fft, hop = _frame_params(sample_rate, win_length, hop_length)
+    seg = _padded(audio, k0 * hop - n_fft // 2, (k1 - 1) * hop - n_fft // 2 + n_fft)
+    mel = librosa.feature.melspectrogram(y=seg, sr=sample_rate, n_fft=n_fft, hop_length=hop,
+                                         win_length=n_fft, n_mels=n_mels, power=2.0,
+                                         center=False)
     return np.log10(mel + EPS).T.astype(np.float32)
 
 
@@ -36,18 +64,41 @@ def per_second(mel: np.ndarray, hop_length: float, duration: float) -> np.ndarra
     return out
 
 
-def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length: float) -> np.ndarray:
-    """Level of each analysis frame in dBFS (RMS; a full-scale square wave is 0 dBFS)."""
-    n = int(round(win_length * sample_rate))
-    hop = int(round(hop_length * sample_rate))
+def per_second_log_mel(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
+                       hop_length: float, duration: float, block: int = BLOCK) -> np.ndarray:
+    """``per_second(log_mel(audio), ...)`` computed ``block`` seconds at a time."""
+    n_fft, hop = _frame_params(sample_rate, win_length, hop_length)
+    n_sec = max(1, int(np.ceil(duration - 1e-6)))
+    per = int(round(1.0 / hop_length))
+    total = _n_frames(audio.size, n_fft, hop)
+    out = np.zeros((n_sec, 2 * n_mels), dtype=np.float32)
+    for s0 in range(0, n_sec, block):
+        s1 = min(s0 + block, n_sec)
+        k0, k1 = s0 * per, min(s1 * per, total)
+        if k0 >= k1:
+            break
+        mel = _log_mel_frames(audio, sample_rate, n_mels, win_length, hop_length, k0, k1)
+        out[s0:s1] = per_second(mel, hop_length, s1 - s0)
+    return out
+
+
+def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length: float,
+             block: int = 1 << 16) -> np.ndarray:
+    """Level of each analysis frame in dBFS (RMS; a full-scale square wave is 0 dBFS),
+    ``block`` frames at a time."""
+    n, hop = _frame_params(sample_rate, win_length, hop_length)
     if audio.size < n:
         audio = np.pad(audio, (0, n - audio.size))
     n_frames = 1 + (audio.size - n) // hop
-    # running sum of squares: O(samples) memory however long the recording is
-    csum = np.concatenate([[0.0], np.cumsum(audio.astype(np.float64) ** 2)])
-    starts = hop * np.arange(n_frames)
-    rms = np.sqrt(np.maximum(csum[starts + n] - csum[starts], 0.0) / n)
-    return (20 * np.log10(rms + EPS)).astype(np.float32)
+    out = np.empty(n_frames, dtype=np.float32)
+    for f0 in range(0, n_frames, block):
+        f1 = min(f0 + block, n_frames)
+        seg = audio[f0 * hop:(f1 - 1) * hop + n].astype(np.float64)
+        csum = np.concatenate([[0.0], np.cumsum(seg * seg)])  # running sum of squares
+        starts = hop * np.arange(f1 - f0)
+        rms = np.sqrt(np.maximum(csum[starts + n] - csum[starts], 0.0) / n)
+        out[f0:f1] = 20 * np.log10(rms + EPS)
+    return out
 
 
 def silences(db: np.ndarray, hop_length: float, threshold_db: float = -40.0,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,7 @@ AUDIO_EXTENSIONS = {".mp3", ".wav", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts",
                     ".wmv", ".flv", ".3gp"}
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+NO_FFMPEG = "ffmpeg is not installed; `apt-get install ffmpeg`"
 
 
 @dataclass(frozen=True)
@@ -80,24 +82,57 @@ def probe(path: Path) -> MediaInfo:
     return info
 
 
+def _ffmpeg_cmd(args: list[str]) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *args]
+
+
+def _ffmpeg_failed(stderr: bytes, path: Path, what: str) -> MediaError:
+    detail = stderr.decode(errors="replace").strip().splitlines()
+    return MediaError(f"ffmpeg could not {what}: {detail[-1] if detail else 'unknown error'}",
+                      path=path)
+
+
 def _ffmpeg(args: list[str], path: Path, what: str) -> bytes:
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *args]
     try:
-        proc = subprocess.run(cmd, capture_output=True, check=False)
+        proc = subprocess.run(_ffmpeg_cmd(args), capture_output=True, check=False)
     except FileNotFoundError:
-        raise MediaError("ffmpeg is not installed; `apt-get install ffmpeg`") from None
+        raise MediaError(NO_FFMPEG) from None
     if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MediaError(f"ffmpeg could not {what}: {detail[-1] if detail else 'unknown error'}",
-                         path=path)
+        raise _ffmpeg_failed(proc.stderr, path, what)
     return proc.stdout
 
 
-def load_audio(path: Path, sample_rate: int = 16000) -> np.ndarray:
-    """The first audio stream as mono float32 in [-1, 1] at ``sample_rate`` Hz."""
-    raw = _ffmpeg(["-i", str(path.resolve()), "-map", "0:a:0", "-vn", "-sn", "-dn",
-                   "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"], path, "decode audio")
-    return np.frombuffer(raw, dtype=np.float32).copy()
+def load_audio(path: Path, sample_rate: int = 16000, duration: float = 0.0) -> np.ndarray:
+    """The first audio stream as mono float32 in [-1, 1] at ``sample_rate`` Hz. The samples
+    are read straight into one array sized from ``duration`` (grown if the stream is longer),
+    so a long recording is held once, never twice."""
+    cmd = _ffmpeg_cmd(["-i", str(path.resolve()), "-map", "0:a:0", "-vn", "-sn", "-dn",
+                       "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"])
+    out = np.empty(int(duration * sample_rate) + sample_rate, dtype=np.float32)
+    filled = 0  # bytes
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        except FileNotFoundError:
+            raise MediaError(NO_FFMPEG) from None
+        try:
+            while True:
+                if filled == out.nbytes:
+                    out = np.resize(out, out.size * 2)
+                n = proc.stdout.readinto(memoryview(out).cast("B")[filled:])
+                if not n:
+                    break
+                filled += n
+        except BaseException:  # Ctrl-C or out of memory: do not leave ffmpeg running
+            proc.kill()
+            raise
+        finally:
+            proc.stdout.close()
+            proc.wait()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise _ffmpeg_failed(err.read(), path, "decode audio")
+    return out[:filled // 4]
 
 
 def extract_subtitles(path: Path) -> str:

@@ -66,7 +66,8 @@ def _warn_once(message: str) -> None:
 
 
 def _caption_source(video: Path, info: media.MediaInfo, req: IndexRequest) -> dict | str:
-    """The caption file's fingerprint (with its path), or "embedded", or "asr"."""
+    """The caption file's fingerprint (with its path), or "embedded", or "asr" ("none", set
+    by ``plan``, for a video without audio indexed on its frames alone)."""
     path = Path(req.captions) if req.captions else transcript.find_captions(video)
     if req.captions and not path.is_file():
         raise MediaError("caption file not found; check --captions", path=path)
@@ -93,14 +94,13 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     captions = _caption_source(video, info, req)
     arch = req.visual_model or cfg.visual.model
     weights = models.visual_weights(req.visual_weights or cfg.visual.weights) if info.has_video else ""
+    if captions == "asr" and not info.has_audio:
+        captions = "none"  # frames only: needs visual weights (index_video checks)
     if captions == "asr":
-        if not info.has_audio:
-            raise MediaError("has no audio stream and no captions; pass --captions FILE "
-                             "(.vtt or .srt)", path=video)
         backend = req.asr or cfg.asr.backend
         asr_id = f"{backend}:{models.whisper_model_id(req.asr_model or cfg.asr.model)}"
     else:
-        asr_id = "captions"
+        asr_id = "none" if captions == "none" else "captions"
     expected = {
         "schema": cache.SCHEMA,
         "source": cache.fingerprint(video),
@@ -131,6 +131,8 @@ def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None
 
 def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
            cap: dict | str, pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
+    if cap == "none":
+        return []
     if isinstance(cap, dict):
         path = Path(cap["path"])
         return transcript.words_from_cues(
@@ -161,9 +163,10 @@ def _audio_features(pcm: np.ndarray, cfg: Config, duration: float, timings: dict
     """Per-second log-mel mean and spread."""
     t = time.perf_counter()
     acfg = cfg.audio
-    mel = audio_stage.log_mel(pcm, acfg.sample_rate, acfg.n_mels, acfg.win_length, acfg.hop_length)
+    feats = audio_stage.per_second_log_mel(pcm, acfg.sample_rate, acfg.n_mels, acfg.win_length,
+                                           acfg.hop_length, duration)
     timings["audio_features"] = time.perf_counter() - t
-    return audio_stage.per_second(mel, acfg.hop_length, duration)
+    return feats
 
 
 @contextlib.contextmanager
@@ -250,6 +253,10 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         found = None if req.force else find_current(video, p.expected)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
+        if p.captions == "none" and not p.weights:
+            raise MediaError("has no audio stream and no captions; pass --captions FILE "
+                             "(.vtt or .srt), or --visual-weights FILE to search its frames",
+                             path=video)
         return _build(video, p, cfg, req, rep)
 
 
@@ -290,7 +297,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
             if info.has_audio:
                 rep.start("audio", None)
                 t = time.perf_counter()
-                pcm = media.load_audio(video, acfg.sample_rate)
+                pcm = media.load_audio(video, acfg.sample_rate, info.duration)
                 db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
                 sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
                 timings["decode_audio"] = time.perf_counter() - t
@@ -319,7 +326,9 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
                    "(an open_clip checkpoint) to index frames")
     if not sents:
-        log.warning("%s: no speech or caption text found; only visual and audio are indexed", video)
+        kept = [m for m, on in (("frames", frame_emb.shape[1] > 0), ("audio", info.has_audio)) if on]
+        log.warning("%s: no speech or caption text found; indexed %s only", video,
+                    " and ".join(kept) or "its length")
 
     t = time.perf_counter()
     rep.start("text embeddings", None)

@@ -132,7 +132,9 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
     """Best-first: drop weak, overlapping and repeated spans; keep ``n``."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
-    floor = max(opt.min_score, opt.relative_score * ranked[0].score) if ranked else opt.min_score
+    best = ranked[0].score if ranked else 0.0
+    # relative to the best score only when it is positive (a fraction of a negative one lies above it)
+    floor = max(opt.min_score, opt.relative_score * best) if best > 0 else opt.min_score
     own_floor = opt.relative_own * max((r.own for r in ranked), default=0.0)
     kept: list[Ranked] = []
     spans: dict[str, list[tuple[float, float]]] = {}
