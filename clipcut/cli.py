@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -20,6 +21,15 @@ except ImportError:  # pragma: no cover
 
 USAGE_ERRORS = (_TyperUsageError, click.exceptions.UsageError)
 ABORTS = (typer.Abort, click.exceptions.Abort, KeyboardInterrupt)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a cron timeout, `kill`): unwinds like Ctrl-C, so temporary files are removed,
+    ffmpeg and worker processes are stopped, and nothing partial is left under a final name."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -256,8 +266,11 @@ def main() -> None:
     from .errors import ClipcutError
 
     debug = bool(os.environ.get("CLIPCUT_DEBUG"))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into exit code 130
+            print("clipcut: interrupted", file=sys.stderr)
     except USAGE_ERRORS as exc:
         if exc.__class__.__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
             print(exc.ctx.get_help())
@@ -273,6 +286,9 @@ def main() -> None:
     except ABORTS:
         print("clipcut: interrupted", file=sys.stderr)
         code = 130
+    except Terminated:
+        print("clipcut: terminated", file=sys.stderr)
+        code = 128 + signal.SIGTERM
     except BrokenPipeError:
         code = 0
     except Exception as exc:

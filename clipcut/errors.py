@@ -13,6 +13,8 @@ def setup_logging(level: int) -> None:
     Used by the CLI and by each `--workers` process."""
     if not os.environ.get("CLIPCUT_DEBUG"):
         warnings.simplefilter("ignore")
+        # and in the Python processes clipcut starts (workers, multiprocessing's tracker)
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("clipcut: %(levelname)s: %(message)s"))
     root = logging.getLogger()

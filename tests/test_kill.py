@@ -73,3 +73,51 @@ def test_a_killed_cut_leaves_no_partial_clip_and_the_next_run_cleans_up(indexed,
     assert done.returncode == 0, done.stderr
     files = sorted(Path(c["file"]).name for c in json.loads(done.stdout)["clips"])
     assert files and sorted(p.name for p in out.iterdir()) == files
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_a_run_cleanly_with_exit_143(recording, tmp_path):
+    """A cron timeout or `kill`: one line, exit 143, no worker or ffmpeg left running, no
+    cache file half written; the next run succeeds."""
+    # three times the talk (6 minutes), so that each run is mid-way when the signal comes
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"file '{recording.video}'\n" * 3)
+    for name in ("a.mp4", "b.mp4"):
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
+                        "-c", "copy", str(tmp_path / name)], check=True)
+    listing.unlink()
+    # one file in this process, then the folder with two worker processes
+    for args in ([str(tmp_path / "a.mp4")], [str(tmp_path), "--workers", "2", "--force"]):
+        proc = subprocess.Popen([*CLIPCUT, "index", *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(6)   # models loaded, transcribing
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        family = _children(proc.pid)
+        family += [g for c in family for g in _children(c)]
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 143 and err.splitlines()[-1] == "clipcut: terminated", (args, err)
+        assert "Traceback" not in err
+        time.sleep(0.5)
+        assert [p for p in family if _running(p)] == []
+        for video in (tmp_path / "a.mp4", tmp_path / "b.mp4"):
+            side = cache.sidecar_path(video)
+            assert not side.exists() or cache.load(side) is not None
+    # the single run unwound (its temporary file removed); killed workers may leave theirs,
+    # which the next run removes
+    proc = subprocess.run([*CLIPCUT, "index", str(tmp_path), "-q"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.mp4", "a.mp4.clipcut.npz", "b.mp4", "b.mp4.clipcut.npz"]

@@ -69,9 +69,18 @@ def index_many(files: list[Path], cfg: Config, req: IndexRequest,
     workers = max(1, min(workers, len(files)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                             initargs=(threads, logging.getLogger("clipcut").getEffectiveLevel())
-                             ) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
+                               initargs=(threads, logging.getLogger("clipcut").getEffectiveLevel()))
+    try:
         futures = [pool.submit(index_one, f, cfg, req) for f in files]
         for future in as_completed(futures):
             yield future.result()
+    except BaseException:
+        # interrupted, terminated or abandoned: stop the workers now instead of waiting for
+        # their files (what they were writing is a temporary file the next run removes)
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API before 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    pool.shutdown()
