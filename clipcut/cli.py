@@ -268,9 +268,7 @@ def main() -> None:
     debug = bool(os.environ.get("CLIPCUT_DEBUG"))
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = app(standalone_mode=False)
-        if code == 130:  # typer turns Ctrl-C into exit code 130
-            print("clipcut: interrupted", file=sys.stderr)
+        code = app(standalone_mode=False)   # typer turns Ctrl-C into exit code 130
     except USAGE_ERRORS as exc:
         if exc.__class__.__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
             print(exc.ctx.get_help())
@@ -284,7 +282,6 @@ def main() -> None:
         print(f"clipcut: error: {exc}", file=sys.stderr)
         code = exc.exit_code
     except ABORTS:
-        print("clipcut: interrupted", file=sys.stderr)
         code = 130
     except Terminated:
         print("clipcut: terminated", file=sys.stderr)
@@ -297,6 +294,8 @@ def main() -> None:
         print(f"clipcut: internal error: {exc.__class__.__name__}: {exc} "
               "(set CLIPCUT_DEBUG=1 for a traceback)", file=sys.stderr)
         code = 2
+    if code == 130:
+        print("clipcut: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

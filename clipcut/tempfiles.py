@@ -21,10 +21,9 @@ def _writer_pid(tmp: Path, suffix: str) -> int | None:
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
-def remove_orphans(folder: Path, pattern: str, suffix: str) -> int:
+def remove_orphans(folder: Path, pattern: str, suffix: str) -> None:
     """Delete the files matching ``pattern`` in ``folder`` whose writer no longer runs; a live
-    writer's file is left alone. Returns how many were removed."""
-    removed = 0
+    writer's file is left alone."""
     for tmp in folder.glob(pattern):
         pid = _writer_pid(tmp, suffix)
         if pid is None:
@@ -33,8 +32,6 @@ def remove_orphans(folder: Path, pattern: str, suffix: str) -> int:
             os.kill(pid, 0)
         except ProcessLookupError:
             tmp.unlink(missing_ok=True)
-            removed += 1
             log.info("%s: removed the temporary file of an interrupted run", tmp)
         except OSError:
             pass
-    return removed

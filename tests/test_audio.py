@@ -44,7 +44,7 @@ def test_block_wise_features_equal_the_whole_recording_at_once():
         assert blocks.shape == whole.shape == (8, 160)
         np.testing.assert_allclose(blocks, whole, atol=1e-5)
     db = frame_db(x, SR, 0.025, 0.010)
-    np.testing.assert_allclose(frame_db(x, SR, 0.025, 0.010, block=7), db, atol=1e-5)
+    np.testing.assert_allclose(frame_db(x, SR, 0.025, 0.010, block=0.07), db, atol=1e-5)
     # frame k covers samples [160 k, 160 k + 400): its RMS level by hand
     k = 123
     rms = np.sqrt(np.mean(x[160 * k:160 * k + 400].astype(np.float64) ** 2))

@@ -159,4 +159,5 @@ def test_a_query_while_another_process_reindexes_reads_a_whole_cache(two_talks, 
         indexer.stderr.close()
     assert len(answers) >= 3
     for rc, data, err in answers:
-        assert rc == 0 and data == first, err
+        # a query that met a partial cache would rebuild it (a warning) and still answer
+        assert rc == 0 and data == first and err == "", err

@@ -15,11 +15,19 @@ def _frame_params(sample_rate: int, win_length: float, hop_length: float) -> tup
     return int(round(win_length * sample_rate)), int(round(hop_length * sample_rate))
 
 
+def _n_seconds(duration: float) -> int:
+    return max(1, int(np.ceil(duration - 1e-6)))
+
+
 def _padded(audio: np.ndarray, start: int, stop: int) -> np.ndarray:
     """``audio[start:stop]``, with zeros where the range runs past either end."""
     seg = audio[max(start, 0):max(min(stop, audio.size), 0)]
     left, right = max(-start, 0), max(stop - max(audio.size, start), 0)
     return np.pad(seg, (left, right)) if left or right else seg
+
+
+def _n_frames(n_samples: int, n_fft: int, hop: int) -> int:
+    return 1 + max(n_samples, n_fft) // hop
 
 
 def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
@@ -29,10 +37,6 @@ def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
     return _log_mel_frames(audio, sample_rate, n_mels, win_length, hop_length,
                            0, _n_frames(audio.size, *_frame_params(sample_rate, win_length,
                                                                    hop_length)))
-
-
-def _n_frames(n_samples: int, n_fft: int, hop: int) -> int:
-    return 1 + max(n_samples, n_fft) // hop
 
 
 def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
@@ -53,7 +57,7 @@ def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length
 
 def per_second(mel: np.ndarray, hop_length: float, duration: float) -> np.ndarray:
     """(ceil(duration), 2 * n_mels): mean and standard deviation of the log-mel in each second."""
-    n_sec = max(1, int(np.ceil(duration - 1e-6)))
+    n_sec = _n_seconds(duration)
     per = int(round(1.0 / hop_length))
     out = np.zeros((n_sec, 2 * mel.shape[1]), dtype=np.float32)
     for s in range(n_sec):
@@ -68,7 +72,7 @@ def per_second_log_mel(audio: np.ndarray, sample_rate: int, n_mels: int, win_len
                        hop_length: float, duration: float, block: int = BLOCK) -> np.ndarray:
     """``per_second(log_mel(audio), ...)`` computed ``block`` seconds at a time."""
     n_fft, hop = _frame_params(sample_rate, win_length, hop_length)
-    n_sec = max(1, int(np.ceil(duration - 1e-6)))
+    n_sec = _n_seconds(duration)
     per = int(round(1.0 / hop_length))
     total = _n_frames(audio.size, n_fft, hop)
     out = np.zeros((n_sec, 2 * n_mels), dtype=np.float32)
@@ -83,10 +87,11 @@ def per_second_log_mel(audio: np.ndarray, sample_rate: int, n_mels: int, win_len
 
 
 def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length: float,
-             block: int = 1 << 16) -> np.ndarray:
+             block: float = BLOCK) -> np.ndarray:
     """Level of each analysis frame in dBFS (RMS; a full-scale square wave is 0 dBFS),
-    ``block`` frames at a time."""
+    ``block`` seconds at a time."""
     n, hop = _frame_params(sample_rate, win_length, hop_length)
+    block = max(1, int(round(block / hop_length)))  # frames
     if audio.size < n:
         audio = np.pad(audio, (0, n - audio.size))
     n_frames = 1 + (audio.size - n) // hop

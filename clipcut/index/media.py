@@ -132,7 +132,7 @@ def load_audio(path: Path, sample_rate: int = 16000, duration: float = 0.0) -> n
         if proc.returncode != 0:
             err.seek(0)
             raise _ffmpeg_failed(err.read(), path, "decode audio")
-    return out[:filled // 4]
+    return out[:filled // out.itemsize]
 
 
 def extract_subtitles(path: Path) -> str:
