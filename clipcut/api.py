@@ -1,9 +1,12 @@
 """The library face: index_video(), search(), cut_clips()."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from . import cache, models
 from .config import Config
@@ -13,6 +16,10 @@ from .index.pipeline import IndexRequest, Reporter, find_current, index_video, m
 from .query import pipeline as qpipe
 from .query import clip_text, learned, timephrase
 from .query.encoder import EncodedQuery, QueryEncoder, clip_text_vector
+from .library import catalog
+from .library import search as lsearch
+from .library import sync as lsync
+from .library.search import Filters
 from .types import Clip
 
 log = logging.getLogger(__name__)
@@ -62,34 +69,59 @@ def encode_query(query: str, indexes: list[cache.Index], cfg: Config, text_model
                  ) -> tuple[str, timephrase.TimePrior | None, EncodedQuery]:
     """(semantic part, temporal prior, encoded query) of a query over these indexes; the
     CLIP text vector is added when one of them has visual embeddings."""
+    semantic, prior, q = encode_text(query, cfg, text_model, visual_on=any(
+        i.meta["modalities"].get("visual") for i in indexes))
+    return semantic, prior, with_visual(q, indexes)
+
+
+def encode_text(query: str, cfg: Config, text_model: str = "", visual_on: bool = True
+                ) -> tuple[str, timephrase.TimePrior | None, EncodedQuery]:
+    """The query without its visual part (what a library's stage 1 needs)."""
     semantic, prior = timephrase.parse(query)
     if not semantic:
         semantic = query if prior is None else "the discussion"
     encoder = _encoder(cfg, text_model or cfg.text.model)
+    return semantic, prior, encoder.encode(semantic, visual_on=visual_on)
+
+
+def with_visual(q: EncodedQuery, indexes: list[cache.Index]) -> EncodedQuery:
+    """``q`` with the CLIP text vector when one of ``indexes`` has visual embeddings."""
     visual = next((i for i in indexes if i.meta["modalities"].get("visual")), None)
-    q = encoder.encode(semantic, visual_on=visual is not None)
-    if visual is not None:
-        q = replace(q, visual=_visual_query(visual.meta["visual_arch"],
-                                            visual.meta["visual_weights"], semantic))
-    return semantic, prior, q
+    if visual is None:
+        return q
+    return replace(q, visual=_visual_query(visual.meta["visual_arch"],
+                                           visual.meta["visual_weights"], q.text))
 
 
-def indexed_in_folder(folder: Path) -> tuple[list[cache.Index], list[Path]]:
-    """(loaded caches, media files without a usable cache) in a folder, recursively."""
+def vector_fit(cfg: Config, text_model: str = "") -> tuple[dict, Callable]:
+    """What a library's vectors must fit (text model, trained adapter, size) and the function
+    that turns cached segment embeddings into such vectors."""
+    encoder = _encoder(cfg, text_model or cfg.text.model)
+    lrn = encoder.learned
+    digest = hashlib.sha256(lrn.params["text_adapter"].tobytes()).hexdigest()[:16] \
+        if lrn is not None else "none"
+    fit = {"text_model": models.text_model_id(text_model or cfg.text.model), "adapter": digest,
+           "dim": models.embedding_dim(encoder.model)}
+    return fit, (lrn.adapt_text if lrn is not None else learned.unit)
+
+
+def indexed_in_folder(folder: Path, filters: Filters = Filters()
+                      ) -> tuple[list[cache.Index], list[Path]]:
+    """(loaded caches, media files without a usable cache) in a folder, recursively, of the
+    recordings the filters let through."""
     found, missing = [], []
     for video in media_files([folder]):
         hit = find_current(video, {"schema": cache.SCHEMA, "source": cache.fingerprint(video)})
-        if hit is not None:
-            found.append(hit[0])
-        else:
+        if hit is None:
             missing.append(video)
+            continue
+        created = float(hit[0].meta.get("created") or 0.0) or video.stat().st_mtime
+        if lsearch.matches(video.relative_to(folder).as_posix(), created, filters):
+            found.append(hit[0])
     return found, missing
 
 
-def search(target: str | Path, query: str, cfg: Config, n: int = 5,
-           req: IndexRequest = IndexRequest(), reporter: Reporter | None = None) -> SearchResult:
-    """Rank clips of one recording (indexed first when needed) or of every indexed recording
-    in a folder."""
+def _check_query(query: str, n: int) -> str:
     query = " ".join(query.split())
     if not query:
         raise ClipcutError("the query is empty; say what to look for, e.g. \"pricing objection\"")
@@ -99,19 +131,40 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
         query = query[:MAX_QUERY_CHARS]
     if n < 1:
         raise ClipcutError("-n must be at least 1")
+    return query
+
+
+def search(target: str | Path, query: str, cfg: Config, n: int = 5,
+           req: IndexRequest = IndexRequest(), reporter: Reporter | None = None,
+           filters: Filters = Filters(), library: str | None = None) -> SearchResult:
+    """Rank clips of one recording (indexed first when needed), of a library (a folder with a
+    ``.clipcut/`` library at or above it: one nearest-neighbour search, then stage 2 on the
+    recordings holding the best candidates), or of every indexed recording in a folder.
+    ``library`` is a Milvus URI (None: the library's own backend, or $CLIPCUT_LIBRARY)."""
+    query = _check_query(query, n)
     target = Path(target)
     if target.is_dir():
-        indexes, missing = indexed_in_folder(target)
-        if missing:
-            log.warning("%s: %d recording(s) not indexed yet are skipped; run `clipcut index %s`",
-                        target, len(missing), target)
-        if not indexes:
-            raise ClipcutError("no indexed recordings in this folder; run `clipcut index FOLDER` "
-                               "first", path=target)
+        # modality weights for every modality: each recording renormalizes over what it has
+        semantic, prior, q = encode_text(query, cfg, req.text_model)
+        root = catalog.find_root(target)
+        indexes = _library_candidates(root, target, q.vector, cfg, req, filters, library) \
+            if root is not None else None
+        if indexes is None:
+            indexes, missing = indexed_in_folder(target, filters)
+            if missing:
+                log.warning("%s: %d recording(s) not indexed yet are skipped; run "
+                            "`clipcut index %s`", target, len(missing), target)
+            if not indexes and (missing or not filters.active):
+                raise ClipcutError("no indexed recordings in this folder; run `clipcut index "
+                                   "FOLDER` first", path=target)
+        q = with_visual(q, indexes)
     else:
+        if filters.active:
+            raise ClipcutError("--in, --since and --until choose recordings of a folder or "
+                               "library; pass a folder")
         indexes = [index_video(target, cfg, req, reporter).index]
+        semantic, prior, q = encode_query(query, indexes, cfg, req.text_model)
 
-    semantic, prior, q = encode_query(query, indexes, cfg, req.text_model)
     ranked = []
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior))
@@ -119,3 +172,59 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},
                         [i.meta["video"] for i in indexes])
+
+
+def _library_candidates(root: Path, target: Path, vector, cfg: Config, req: IndexRequest,
+                        filters: Filters, uri: str | None) -> list[cache.Index] | None:
+    """Stage 1 over the library at ``root``: the caches of the recordings holding the best
+    candidates (None: the library cannot be used and was not rebuilt; scan the folder)."""
+    fit, _ = vector_fit(cfg, req.text_model)
+    lib, fresh = catalog.load(root, fit, uri)
+    problem = None if fresh else catalog.fit_problem(lib, fit)
+    if problem:
+        raise catalog.LibraryError(f"library {problem}; run `clipcut index {root}` to rebuild "
+                                   "it", path=root)
+    rel = Path(os.path.abspath(target)).relative_to(root).as_posix()
+    filters = replace(filters, under="" if rel == "." else rel)
+    for attempt in (0, 1):
+        if fresh or attempt:
+            if not lib.writable():
+                log.warning("%s: library is damaged or incomplete and read-only; searching "
+                            "the caches one by one", root)
+                return None
+            sync_library(root, cfg, req, uri=uri, rebuild=bool(attempt))
+            lib, fresh = catalog.load(root, fit, uri)
+        try:
+            hits = _stage1(lib, vector, cfg, filters)
+            break
+        except Exception as exc:  # the engine's own errors for missing or damaged files
+            if isinstance(exc, ClipcutError) and not isinstance(exc, catalog.LibraryError):
+                raise
+            if attempt or lib.backend != "lancedb":
+                raise catalog.LibraryError(f"cannot read the library ({exc}); run `clipcut "
+                                           f"library sync {root}`", path=root) from None
+            log.warning("%s: library is damaged (%s); rebuilding it from the caches", root,
+                        exc.__class__.__name__)
+    indexes = lsearch.load_current(lib, hits, cfg.library.recordings)
+    for idx in indexes:  # name recordings as the user named the library
+        idx.meta["video"] = str(target / Path(idx.meta["video"]).relative_to(
+            Path(os.path.abspath(target))))
+    return indexes
+
+
+def sync_library(root: Path, cfg: Config, req: IndexRequest = IndexRequest(),
+                 files: list[Path] | None = None, uri: str | None = None,
+                 rebuild: bool = False) -> lsync.SyncReport:
+    """Create or update the library at ``root`` from its recordings' current caches (only
+    ``files`` when given). ``rebuild`` starts it over from the caches."""
+    fit, adapt = vector_fit(cfg, req.text_model)
+    return lsync.sync(root, fit, adapt, cfg, req, files, uri, rebuild)
+
+
+def _stage1(lib: catalog.Library, vector, cfg: Config, filters: Filters) -> list:
+    store = lib.open_store()
+    try:
+        paths = lsearch.allowed(store, filters)
+        return lsearch.candidates(store, vector, cfg.library.candidates, paths, cfg.library.exact)
+    finally:
+        store.close()

@@ -25,9 +25,11 @@ from .errors import CacheError
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1
+SCHEMA = 2  # 2: content fingerprints (no mtime, no path), generation, creation time
 SUFFIX = ".clipcut.npz"
 HASH_BYTES = 1 << 20  # bytes hashed at the head and at the tail of the source
+SAMPLE_BYTES = 1 << 16  # bytes hashed at each of SAMPLES offsets between head and tail
+SAMPLES = 16
 
 # name -> (dtype kind, number of dimensions); the first axis must agree within each group
 ARRAYS = {
@@ -59,15 +61,22 @@ class Index:
 
 
 def fingerprint(path: Path) -> dict:
-    """Size, modification time and a hash of the first and last MiB of a file."""
-    st = path.stat()
+    """What a file holds, never where it is or when it was touched: its size and a hash of its
+    first and last MiB and of 16 blocks spread between them. A recording moved, renamed,
+    copied (`cp` without -p, rsync) or hard-linked keeps its fingerprint, so its cache stays
+    current; re-encoded or edited media change size or hashed bytes."""
+    size = path.stat().st_size
     h = hashlib.sha256()
     with open(path, "rb") as f:
         h.update(f.read(HASH_BYTES))
-        if st.st_size > 2 * HASH_BYTES:
+        if size > 2 * HASH_BYTES:
+            span = size - 2 * HASH_BYTES - SAMPLE_BYTES
+            for i in range(SAMPLES):
+                f.seek(HASH_BYTES + span * (i + 1) // (SAMPLES + 1))
+                h.update(f.read(SAMPLE_BYTES))
             f.seek(-HASH_BYTES, os.SEEK_END)
         h.update(f.read(HASH_BYTES))
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": h.hexdigest()}
+    return {"size": size, "sha256": h.hexdigest()}
 
 
 def user_cache_dir() -> Path:
@@ -168,6 +177,16 @@ def _check(arrays: dict) -> str | None:
         if len(lengths) != 1:
             return f"arrays {', '.join(group)} disagree in length"
     return None
+
+
+def load_meta(path: Path) -> dict | None:
+    """Only the metadata of the cache at ``path`` (no arrays are read), or None."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def load(path: Path) -> Index | None:

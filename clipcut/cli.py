@@ -108,6 +108,7 @@ TextModelOpt = typer.Option(None, "--text-model", help="Local sentence-transform
 VisualModelOpt = typer.Option(None, "--visual-model", help="open_clip architecture (default ViT-B-32).")
 VisualWeightsOpt = typer.Option(None, "--visual-weights", help="Local open_clip checkpoint file; without one the visual modality is off.")
 ConfigOpt = typer.Option(None, "--config", help="TOML file overriding configs/default.toml.")
+LibraryOpt = typer.Option(None, "--library", help="Library store: a Milvus URI (http(s)://host:port, or a Milvus Lite .db file); default: LanceDB inside the folder's .clipcut/ (or $CLIPCUT_LIBRARY).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only errors on stderr.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="More detail on stderr.")
 
@@ -120,8 +121,11 @@ def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (s
           force: bool = typer.Option(False, "--force", help="Rebuild caches even when current."),
           workers: int = typer.Option(1, "--workers", "-j", min=1,
                                       help="Recordings indexed at once, each on cores/N threads."),
+          cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://host:8786): index on its workers."),
+          library: Optional[str] = LibraryOpt,
           config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
-    """Build the cache beside each recording (skips recordings whose cache is current)."""
+    """Build the cache beside each recording (skips recordings whose cache is current), and
+    the library of each folder given (or the library a recording lies in)."""
     _setup_logging(quiet, verbose)
     from .config import load_config
     from .errors import ClipcutError
@@ -138,6 +142,11 @@ def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (s
     counts = {"indexed": 0, "skipped": 0, "failed": 0}
 
     def outcomes():
+        if cluster:
+            from .library.cluster import index_on_cluster
+
+            yield from index_on_cluster(files, cfg, req, cluster)
+            return
         if workers > 1 and len(files) > 1:
             yield from index_many(files, cfg, req, workers)
             return
@@ -163,7 +172,48 @@ def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (s
     if (sum(counts.values()) > 1 or verbose) and not quiet:
         print(f"clipcut: {counts['indexed']} indexed, {counts['skipped']} up to date, "
               f"{counts['failed']} failed", file=sys.stderr)
-    raise typer.Exit(2 if counts["failed"] else 0)
+    synced = _update_libraries(paths, files, cfg, req, library, quiet)
+    raise typer.Exit(2 if counts["failed"] or not synced else 0)
+
+
+def _update_libraries(paths, files, cfg, req, uri, quiet) -> bool:
+    """Create or update the library of each folder given, and add single recordings to the
+    library they lie in. False when a library could not be written (the error is printed)."""
+    from .api import sync_library
+    from .errors import ClipcutError
+    from .library.catalog import find_root, writable
+
+    jobs: dict[Path, list | None] = {}
+    for p in paths:
+        if not p.is_dir():
+            continue
+        root = find_root(p)
+        if root is None and not writable(p):
+            log.warning("%s: folder is read-only: no library made (queries search its caches "
+                        "one by one)", p)
+            continue
+        jobs[root or Path(os.path.abspath(p))] = None
+    for f in files:
+        root = find_root(f)
+        if root is not None and jobs.get(root, []) is not None:
+            jobs.setdefault(root, []).append(f)
+    ok = True
+    for root, only in jobs.items():
+        try:
+            rep = sync_library(root, cfg, req, files=only, uri=uri)
+        except ClipcutError as exc:
+            if os.environ.get("CLIPCUT_DEBUG"):
+                raise
+            print(f"clipcut: error: {exc}", file=sys.stderr)
+            ok = False
+            continue
+        changed = rep.added or rep.updated or rep.removed
+        if not quiet and (changed or only is None):
+            print(f"clipcut: library {root}: {len(rep.added)} added, {len(rep.updated)} updated, "
+                  f"{len(rep.removed)} removed, {rep.unchanged} unchanged"
+                  + (f", {len(rep.not_indexed)} not indexed" if rep.not_indexed else ""),
+                  file=sys.stderr)
+    return ok
 
 
 def _fmt_time(t: float) -> str:
@@ -218,6 +268,10 @@ def query(target: Path = typer.Argument(..., help="A recording, or a folder of i
           max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
           threshold: Optional[float] = typer.Option(None, "--threshold", help="Confidence threshold (cosine units)."),
+          in_glob: Optional[str] = typer.Option(None, "--in", help="Folder or library: only recordings whose path inside it matches this glob."),
+          since: Optional[str] = typer.Option(None, "--since", help="Folder or library: only recordings created on or after this date (YYYY-MM-DD)."),
+          until: Optional[str] = typer.Option(None, "--until", help="Folder or library: only recordings created on or before this date."),
+          library: Optional[str] = LibraryOpt,
           captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
           asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
           visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
@@ -237,10 +291,14 @@ def query(target: Path = typer.Argument(..., help="A recording, or a folder of i
         cfg = cfg.with_section("query", **changes)
     if copy:
         cfg = replace(cfg, cut=replace(cfg.cut, reencode=False))
+    from .library.search import Filters, parse_date
+
+    filters = Filters(in_glob or "", parse_date(since, "--since") if since else None,
+                      parse_date(until, "--until", end=True) if until else None)
     req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights)
     rep = _reporter(quiet, target.name)
     try:
-        result = search(target, text, cfg, n, req, rep)
+        result = search(target, text, cfg, n, req, rep, filters, library)
     finally:
         getattr(rep, "close", lambda: None)()
     log.info("query %r: k=%d tokens=%s weights=%s%s", result.semantic, result.k,
@@ -258,6 +316,95 @@ def query(target: Path = typer.Argument(..., help="A recording, or a folder of i
         else:
             print("No matching segments found")
         raise typer.Exit(1)
+    raise typer.Exit(0)
+
+
+library_app = typer.Typer(no_args_is_help=True, help="The library a folder of recordings forms.")
+app.add_typer(library_app, name="library")
+
+
+def _library_root(path: Path) -> Path:
+    from .errors import ClipcutError
+    from .library.catalog import find_root
+
+    if not path.exists():
+        raise ClipcutError("no such file or folder; check the path", path=path)
+    root = find_root(path)
+    if root is None:
+        raise ClipcutError("not inside a library; run `clipcut index FOLDER` to make one",
+                           path=path)
+    return root
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""  # pragma: no cover
+
+
+@library_app.command("status")
+def library_status(path: Path = typer.Argument(Path("."), help="The library folder, or a folder or recording inside it."),
+                   as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+                   text_model: Optional[Path] = TextModelOpt, config: Optional[Path] = ConfigOpt,
+                   quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+    """List every recording of the library (path, duration, state) with totals."""
+    _setup_logging(quiet, verbose)
+    from .config import load_config
+    from .library.sync import STATES, status
+
+    root = _library_root(path)
+    st = status(root, load_config(config), _request(None, None, None, text_model, None, None),
+                path if path.is_dir() and Path(os.path.abspath(path)) != root else None)
+    if as_json:
+        print(json.dumps({"library": str(st.root), "backend": st.backend,
+                          "recordings": [{"path": r.path, "duration": round(r.duration, 3),
+                                          "state": r.state, "rows": r.rows} for r in st.recordings],
+                          "totals": {"recordings": len(st.recordings), "hours": round(st.hours, 3),
+                                     "rows": st.rows, "size_bytes": st.size_bytes,
+                                     "out_of_date": st.out_of_date}}, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"library {st.root} ({st.backend})", title_justify="left")
+        for name, right in (("recording", False), ("duration", True), ("rows", True), ("state", False)):
+            table.add_column(name, justify="right" if right else "left")
+        for r in st.recordings:
+            hint = STATES[r.state]
+            table.add_row(r.path, _fmt_time(r.duration), str(r.rows),
+                          r.state + (f" ({hint})" if hint else ""))
+        Console(soft_wrap=False).print(table)
+        print(f"{len(st.recordings)} recordings, {st.hours:.2f} hours, "
+              f"{st.rows['window']} window + {st.rows['sentence']} sentence rows, "
+              f"{_size(st.size_bytes)} on disk, {st.out_of_date} out of date")
+    raise typer.Exit(0)
+
+
+@library_app.command("sync")
+def library_sync(path: Path = typer.Argument(Path("."), help="The library folder, or a folder inside it."),
+                 rebuild: bool = typer.Option(False, "--rebuild", help="Start over from the caches."),
+                 library: Optional[str] = LibraryOpt, text_model: Optional[Path] = TextModelOpt,
+                 config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
+    """Add what was indexed, replace what was re-indexed, prune what was deleted or moved."""
+    _setup_logging(quiet, verbose)
+    from .api import sync_library
+    from .config import load_config
+    from .library.catalog import find_root
+
+    if not path.is_dir():
+        from .errors import ClipcutError
+
+        raise ClipcutError("not a folder; pass the library folder", path=path)
+    root = find_root(path) or Path(os.path.abspath(path))
+    rep = sync_library(root, load_config(config), _request(None, None, None, text_model, None, None),
+                       uri=library, rebuild=rebuild)
+    if not quiet:
+        print(f"clipcut: library {root}: {len(rep.added)} added, {len(rep.updated)} updated, "
+              f"{len(rep.removed)} removed, {rep.unchanged} unchanged"
+              + (f", {len(rep.not_indexed)} not indexed (run `clipcut index {path}`)"
+                 if rep.not_indexed else ""), file=sys.stderr)
     raise typer.Exit(0)
 
 

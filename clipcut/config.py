@@ -100,6 +100,14 @@ class QueryOptions:
 
 
 @dataclass(frozen=True)
+class LibraryOptions:
+    candidates: int
+    recordings: int
+    exact: bool
+    index_rows: int
+
+
+@dataclass(frozen=True)
 class CutOptions:
     reencode: bool
     crf: int
@@ -115,6 +123,7 @@ class Config:
     audio: AudioOptions
     scenes: SceneOptions
     query: QueryOptions
+    library: LibraryOptions
     cut: CutOptions
 
     # sections whose values shape the cache; the rest only affect queries and cuts
@@ -139,7 +148,7 @@ class Config:
 _SECTIONS = {f.name: f.type for f in fields(Config)}
 _CLASSES = {"index": IndexOptions, "asr": AsrOptions, "text": TextOptions,
             "visual": VisualOptions, "audio": AudioOptions, "scenes": SceneOptions,
-            "query": QueryOptions, "cut": CutOptions}
+            "query": QueryOptions, "library": LibraryOptions, "cut": CutOptions}
 
 
 def _read(path: Path) -> dict:
@@ -188,6 +197,8 @@ def _verify(cfg: Config) -> None:
         (cfg.query.encoder in ("trained", "untrained"),
          "[query] encoder must be 'trained' or 'untrained'"),
         (cfg.query.stage1_top >= 1, "[query] stage1_top must be >= 1"),
+        (cfg.library.candidates >= 1, "[library] candidates must be >= 1"),
+        (cfg.library.recordings >= 1, "[library] recordings must be >= 1"),
         (len(cfg.query.crisp_k) > 0 and min(cfg.query.crisp_k) >= 1,
          "[query] crisp_k must list positive token counts"),
         (0 <= cfg.query.crisp_mix <= 1, "[query] crisp_mix must be in [0, 1]"),

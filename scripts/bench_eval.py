@@ -42,17 +42,18 @@ def apply_overrides(cfg, items: list[str]):
     return cfg
 
 
-def run_queries(media: Path, cfg, n: int = 10) -> list[dict]:
-    """score.py run lines for every query file in ``media``."""
+def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False) -> list[dict]:
+    """score.py run lines for every query file in ``media``; ``corpus``: each query asked of
+    the whole folder (its library when it has one), clips naming their recording."""
     rows = []
     for qf in sorted(media.glob("*.queries.jsonl")):
         video = media / qf.name.replace(".queries.jsonl", ".mp4")
         for line in qf.read_text().splitlines():
             q = json.loads(line)
-            clips = api.search(video, q["query"], cfg, n).clips
+            clips = api.search(media if corpus else video, q["query"], cfg, n).clips
             rows.append({"meeting": q["meeting"], "qid": q["qid"],
-                         "clips": [{"start": c.start, "end": c.end, "score": c.score}
-                                   for c in clips]})
+                         "clips": [{"start": c.start, "end": c.end, "score": c.score,
+                                    "video": c.video} for c in clips]})
     return rows
 
 
@@ -64,12 +65,13 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], help="section.key=value override")
     ap.add_argument("--baselines", nargs="*", type=Path, default=[])
     ap.add_argument("--bench", type=Path, default=BENCH)
+    ap.add_argument("--corpus", action="store_true", help="ask every query of the whole folder")
     args = ap.parse_args()
 
     cfg = apply_overrides(load_config(), args.set)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
     t0 = time.time()
-    rows = run_queries(args.media, cfg, args.n)
+    rows = run_queries(args.media, cfg, args.n, args.corpus)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
     subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",

@@ -26,9 +26,12 @@ def test_every_input_gets_its_expected_outcome(cases):
         if problem:
             problems.append(f"{case.name}: {problem}")
     assert problems == []
-    # failed inputs leave nothing beside them; good ones leave exactly their cache
+    # failed inputs leave nothing beside them; good ones leave exactly their cache (and an
+    # indexed folder its library)
     added = sorted(str(p.relative_to(root)) for p in set(root.rglob("*")) - before)
-    assert all(Path(a).name.endswith(".clipcut.npz") for a in added), added
+    assert all(Path(a).name.endswith(".clipcut.npz") or ".clipcut" in Path(a).parts
+               for a in added), added
+    assert not any(".clipcut" in Path(a).parts and not a.startswith("mixed/") for a in added)
     for bad in ("zero-byte", "text-as-mp4", "no-moov", "no-audio", "bad-captions",
                 "empty-captions"):
         assert not any(a.startswith(bad + "/") for a in added), added

@@ -120,4 +120,4 @@ def test_sigterm_stops_a_run_cleanly_with_exit_143(recording, tmp_path):
     proc = subprocess.run([*CLIPCUT, "index", str(tmp_path), "-q"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "a.mp4", "a.mp4.clipcut.npz", "b.mp4", "b.mp4.clipcut.npz"]
+        ".clipcut", "a.mp4", "a.mp4.clipcut.npz", "b.mp4", "b.mp4.clipcut.npz"]  # + its library

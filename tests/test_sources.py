@@ -57,7 +57,7 @@ def test_explicit_captions_flag(two_talks, tmp_path):
     proc = run_cli("index", video, "--captions", vtt)
     assert proc.returncode == 0, proc.stderr
     idx = cache.load(cache.sidecar_path(video))
-    assert idx.meta["captions"]["path"] == str(vtt.resolve())
+    assert idx.meta["caption_file"] == str(vtt.resolve())
     assert len(idx.sent_text) == len(a.sentences)
 
 
@@ -136,9 +136,10 @@ def test_read_only_folder_caches_in_the_user_cache_dir(two_talks, tmp_path):
         proc = run_cli("query", video, "telescope and planets", cwd=ro)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert "cannot create output folder" in proc.stderr and "-o" in proc.stderr
-        # a folder run works the same way
+        # a folder run works the same way; no library can be made there, and it says so
         proc = run_cli("index", ro)
         assert proc.returncode == 0 and sorted(os.listdir(ro)) == ["talk.mp4", "talk.vtt"]
+        assert "no library made" in proc.stderr
 
 
 def test_a_query_while_another_process_reindexes_reads_a_whole_cache(two_talks, tmp_path):

@@ -5,6 +5,8 @@ with the length of the recording (a 4-hour file holds 0.9 GB of 16 kHz samples, 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 EPS = 1e-10
@@ -39,14 +41,25 @@ def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
                                                                    hop_length)))
 
 
-def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
-                    hop_length: float, k0: int, k1: int) -> np.ndarray:
-    """Frames ``k0:k1`` of ``log_mel`` computed from the samples they need only."""
+@functools.cache
+def _librosa():
+    """librosa, imported under the models' import lock with one short call made: it loads
+    scipy.stats lazily on the first call, and scipy.stats looks at torch, which a side thread
+    may be importing at that moment (a half-initialized torch failed the import)."""
     from ..models import IMPORTS
 
     with IMPORTS:
         import librosa
 
+        librosa.feature.melspectrogram(y=np.zeros(4096, np.float32), sr=16000, n_fft=400,
+                                       hop_length=160, n_mels=8)
+    return librosa
+
+
+def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
+                    hop_length: float, k0: int, k1: int) -> np.ndarray:
+    """Frames ``k0:k1`` of ``log_mel`` computed from the samples they need only."""
+    librosa = _librosa()
     n_fft, hop = _frame_params(sample_rate, win_length, hop_length)
     seg = _padded(audio, k0 * hop - n_fft // 2, (k1 - 1) * hop - n_fft // 2 + n_fft)
     mel = librosa.feature.melspectrogram(y=seg, sr=sample_rate, n_fft=n_fft, hop_length=hop,

@@ -9,6 +9,7 @@ import logging
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -35,6 +36,7 @@ class MediaInfo:
     fps: float               # video frames per second (0 without video)
     width: int
     height: int
+    created: float = 0.0      # the creation_time tag (Unix seconds), 0 when there is none
 
 
 def _open(path: Path):
@@ -51,6 +53,21 @@ def _open(path: Path):
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
         raise MediaError(f"not a media file ffmpeg can read ({exc.__class__.__name__}); "
                          "check that it is a complete audio or video file", path=path) from None
+
+
+def _creation_time(container) -> float:
+    """The container's (else the first stream's) creation_time tag in Unix seconds, or 0."""
+    tags = [container.metadata] + [s.metadata for s in container.streams]
+    for tag in (t.get("creation_time") for t in tags):
+        if tag:
+            try:
+                when = datetime.fromisoformat(tag.strip().replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            return when.timestamp()
+    return 0.0
 
 
 def probe(path: Path) -> MediaInfo:
@@ -74,7 +91,8 @@ def probe(path: Path) -> MediaInfo:
         fps = float(video.average_rate or video.guessed_rate or 0) if has_video else 0.0
         info = MediaInfo(str(path), duration, has_video, audio is not None, subs, fps,
                          video.codec_context.width if has_video else 0,
-                         video.codec_context.height if has_video else 0)
+                         video.codec_context.height if has_video else 0,
+                         _creation_time(container))
     if not info.has_video and not info.has_audio:
         raise MediaError("has neither an audio nor a video stream", path=path)
     if info.duration <= 0:

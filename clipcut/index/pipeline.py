@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,15 +66,17 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
-def _caption_source(video: Path, info: media.MediaInfo, req: IndexRequest) -> dict | str:
-    """The caption file's fingerprint (with its path), or "embedded", or "asr" ("none", set
+def _caption_source(video: Path, info: media.MediaInfo,
+                    req: IndexRequest) -> tuple[dict | str, Path | None]:
+    """(source, caption file): the caption file's content fingerprint (never its path, so a
+    recording copied with its captions keeps its cache), or "embedded", or "asr" ("none", set
     by ``plan``, for a video without audio indexed on its frames alone)."""
     path = Path(req.captions) if req.captions else transcript.find_captions(video)
     if req.captions and not path.is_file():
         raise MediaError("caption file not found; check --captions", path=path)
     if path is not None:
-        return {"path": str(path.resolve()), **cache.fingerprint(path)}
-    return "embedded" if info.subtitle_streams else "asr"
+        return cache.fingerprint(path), path
+    return ("embedded" if info.subtitle_streams else "asr"), None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Plan:
 
     info: media.MediaInfo
     captions: dict | str
+    caption_file: Path | None
     arch: str
     weights: str
     expected: dict
@@ -91,7 +95,7 @@ class Plan:
 def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     """Probe the video and resolve every source and model; raises MediaError for bad input."""
     info = media.probe(video)
-    captions = _caption_source(video, info, req)
+    captions, caption_file = _caption_source(video, info, req)
     arch = req.visual_model or cfg.visual.model
     weights = models.visual_weights(req.visual_weights or cfg.visual.weights) if info.has_video else ""
     if captions == "asr" and not info.has_audio:
@@ -113,7 +117,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
         expected["models"]["visual"] = models.visual_model_id(arch, weights)
-    return Plan(info, captions, arch, weights, expected)
+    return Plan(info, captions, caption_file, arch, weights, expected)
 
 
 def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
@@ -129,12 +133,13 @@ def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None
     return None
 
 
-def _words(video: Path, info: media.MediaInfo, cfg: Config, req: IndexRequest,
-           cap: dict | str, pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
+def _words(video: Path, p: Plan, cfg: Config, req: IndexRequest,
+           pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
+    info, cap = p.info, p.captions
     if cap == "none":
         return []
-    if isinstance(cap, dict):
-        path = Path(cap["path"])
+    if p.caption_file is not None:
+        path = p.caption_file
         return transcript.words_from_cues(
             transcript.parse_captions(transcript.read_caption_file(path), path), info.duration)
     if cap == "embedded":
@@ -305,7 +310,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 rep.finish()
             tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
             t = time.perf_counter()
-            words = _words(video, info, cfg, req, p.captions, pcm, sil, _Failfast(rep, frames))
+            words = _words(video, p, cfg, req, pcm, sil, _Failfast(rep, frames))
             words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
             sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
                                               max_duration=cfg.asr.max_sentence)
@@ -352,6 +357,10 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
     meta.update({
         "clipcut": __version__,
         "video": str(video),
+        # a new id at every build: library rows name the build they came from
+        "generation": uuid.uuid4().hex,
+        "created": info.created,
+        "caption_file": str(p.caption_file.resolve()) if p.caption_file else "",
         "duration": info.duration,
         "has_video": info.has_video,
         "has_audio": info.has_audio,

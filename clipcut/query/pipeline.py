@@ -135,7 +135,8 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
     best = ranked[0].score if ranked else 0.0
     # relative to the best score only when it is positive (a fraction of a negative one lies above it)
     floor = max(opt.min_score, opt.relative_score * best) if best > 0 else opt.min_score
-    own_floor = opt.relative_own * max((r.own for r in ranked), default=0.0)
+    best_own = max((r.own for r in ranked), default=0.0)
+    own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
     kept: list[Ranked] = []
     spans: dict[str, list[tuple[float, float]]] = {}
     vecs: list[np.ndarray] = []
