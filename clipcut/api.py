@@ -158,6 +158,10 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
                 raise ClipcutError("no indexed recordings in this folder; run `clipcut index "
                                    "FOLDER` first", path=target)
         q = with_visual(q, indexes)
+        if root is not None:
+            opt = replace(cfg.query, stage1_top=min(cfg.query.stage1_top,
+                                                    cfg.library.per_recording))
+            cfg = replace(cfg, query=opt)
     else:
         if filters.active:
             raise ClipcutError("--in, --since and --until choose recordings of a folder or "

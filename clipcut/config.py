@@ -103,6 +103,7 @@ class QueryOptions:
 class LibraryOptions:
     candidates: int
     recordings: int
+    per_recording: int
     exact: bool
     index_rows: int
 
@@ -199,6 +200,7 @@ def _verify(cfg: Config) -> None:
         (cfg.query.stage1_top >= 1, "[query] stage1_top must be >= 1"),
         (cfg.library.candidates >= 1, "[library] candidates must be >= 1"),
         (cfg.library.recordings >= 1, "[library] recordings must be >= 1"),
+        (cfg.library.per_recording >= 1, "[library] per_recording must be >= 1"),
         (len(cfg.query.crisp_k) > 0 and min(cfg.query.crisp_k) >= 1,
          "[query] crisp_k must list positive token counts"),
         (0 <= cfg.query.crisp_mix <= 1, "[query] crisp_mix must be in [0, 1]"),

@@ -143,6 +143,8 @@ def load(root: Path, fit: dict, uri: str | None = None) -> tuple[Library, bool]:
         uri = os.environ.get(ENV_URI) if os.environ.get(ENV_URI) is not None else \
             (data or {}).get("uri", "")
     backend = backend_of(uri)
+    if backend == "milvus" and "://" not in uri and not uri.startswith("unix:"):
+        uri = os.path.abspath(uri)  # a Milvus Lite file: the same one from any directory
     if data is None:
         if (root / DIRNAME / META).exists():
             log.warning("%s: unreadable library.json; rebuilding the library from the caches",

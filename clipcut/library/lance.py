@@ -12,9 +12,9 @@ import numpy as np
 from .store import TABLES, Hit, Recording, Store, chunks
 
 ROWS_PER_PARTITION = 1024  # IVF partitions ~ rows / this
-NPROBES = 32               # IVF partitions searched per query
-REFINE = 10                # candidates re-ranked on the full vectors: k * REFINE
+NPROBES = 128              # IVF partitions searched per query (of rows/1024: 13 % at 1M rows)
 REINDEX_SHARE = 0.2        # rebuild the index when this share of rows is not in it
+MAX_FRAGMENTS = 64         # compact a table once it has more fragments than this
 FILTER_CHUNK = 500         # paths per delete filter
 
 
@@ -30,7 +30,9 @@ class LanceStore(Store):
     kind = "lancedb"
 
     def __init__(self, folder: Path, dim: int, write: bool = False):
-        os.environ.setdefault("LANCE_LOG", "error")  # the engine's own log lines stay quiet
+        # the engines' own log lines (lance, and lancedb's copy of it) stay off stderr
+        os.environ.setdefault("LANCE_LOG", "error")
+        os.environ.setdefault("LANCEDB_LOG", "error")
         import pyarrow as pa
 
         self.pa, self.dim, self.folder, self.write = pa, dim, Path(folder), write
@@ -106,7 +108,7 @@ class LanceStore(Store):
         if exact:
             nearest["use_index"] = False
         else:
-            nearest.update(nprobes=NPROBES, refine_factor=REFINE)
+            nearest["nprobes"] = NPROBES
         where = f"path IN ({', '.join(map(_quote, paths))})" if paths is not None else None
         res = self._reader(table).to_table(
             columns=["path", "generation", "start", "end", "_distance"], nearest=nearest,
@@ -129,17 +131,22 @@ class LanceStore(Store):
         return 0
 
     def optimize(self, index_rows):
-        """Compact the many small writes, then build the IVF-PQ index on a table of
-        ``index_rows`` rows or more, or rebuild it when too many rows have arrived since
-        (LanceDB scans unindexed rows exactly, so results stay right in between, only slower)."""
+        """Keep reads fast without rewriting a big table for every small change: compact only
+        once a table has many fragments (each write adds one; LanceDB scans the rows not yet
+        in the index exactly, so results are right either way, only slower), and build the
+        index on a table of ``index_rows`` rows or more, or rebuild it when a fifth of
+        its rows arrived since.
+
+        IVF-SQ (8-bit scalar quantization in each partition), not IVF-PQ: on 1M real window
+        vectors with near-duplicates, PQ (48 sub-vectors) reached recall@100 0.81 at 32
+        probes and needed re-ranking 30x the candidates on full vectors for 0.94 (190 ms);
+        SQ gives 0.97 at 128 probes with no re-ranking in 17 ms, and builds faster."""
         for table in TABLES + ("recordings",):
-            self.tables[table].optimize()
+            if len(self.tables[table].to_lance().get_fragments()) > MAX_FRAGMENTS:
+                self.tables[table].optimize()
         for table in TABLES:
             n = self.rows(table)
-            if n < index_rows:
-                continue
-            if n - self._indexed_rows(table) > REINDEX_SHARE * n:
+            if n >= index_rows and n - self._indexed_rows(table) > REINDEX_SHARE * n:
                 self.tables[table].create_index(
-                    metric="cosine", index_type="IVF_PQ", replace=True,
-                    num_partitions=max(16, n // ROWS_PER_PARTITION),
-                    num_sub_vectors=self.dim // 8)
+                    metric="cosine", index_type="IVF_SQ", replace=True,
+                    num_partitions=max(16, n // ROWS_PER_PARTITION))
