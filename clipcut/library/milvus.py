@@ -29,7 +29,6 @@ def _lit(text: str) -> str:
 
 
 class MilvusStore(Store):
-    kind = "milvus"
 
     def __init__(self, uri: str, dim: int, library_id: str):
         try:

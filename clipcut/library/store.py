@@ -2,7 +2,7 @@
 
 A store holds two tables of vectors, ``window`` and ``sentence`` (one row per window or
 sentence of every recording: its recording's path, the cache generation it came from, its
-times and its vector), and a catalog of recordings. Backends supply four primitives; the
+times and its vector), and a catalog of recordings. Backends supply a few primitives; the
 logic above them (replacing one recording's rows, pruning, searching) is written once here,
 so both engines take the same code path.
 
@@ -64,7 +64,6 @@ Entry = tuple[Recording, Rows, Rows]  # a recording with its window and sentence
 class Store:
     """Backends implement the primitives below; everything else is shared."""
 
-    kind = ""
 
     # -- primitives (each one write of the engine) -------------------------------------------
     def insert(self, table: str, batch: list[tuple[str, str, Rows]]) -> None:
