@@ -158,20 +158,18 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
                 raise ClipcutError("no indexed recordings in this folder; run `clipcut index "
                                    "FOLDER` first", path=target)
         q = with_visual(q, indexes)
-        if root is not None:
-            opt = replace(cfg.query, stage1_top=min(cfg.query.stage1_top,
-                                                    cfg.library.per_recording))
-            cfg = replace(cfg, query=opt)
+        per_recording = cfg.library.per_recording if root is not None else None
     else:
         if filters.active:
             raise ClipcutError("--in, --since and --until choose recordings of a folder or "
                                "library; pass a folder")
         indexes = [index_video(target, cfg, req, reporter).index]
         semantic, prior, q = encode_query(query, indexes, cfg, req.text_model)
+        per_recording = None
 
     ranked = []
     for idx in indexes:
-        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior))
+        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording))
     clips = qpipe.select_clips(ranked, cfg.query, n)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},

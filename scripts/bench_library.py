@@ -177,7 +177,6 @@ def main() -> int:
     longest = min(ms, key=lambda m: abs(m["idx_meta"]["duration"] - 5400))
     print(f"{len(ms)} meetings, {sum(len(m['vec']) for m in ms)} windows; {len(qs)} queries",
           file=sys.stderr)
-    results = []
     for size in args.sizes:
         lib = args.out / f"lib-{size}"
         rng = np.random.default_rng(0)
@@ -201,7 +200,6 @@ def main() -> int:
                "command_p50_s": round(float(np.percentile(cmd, 50)), 2),
                "command_max_s": round(max(cmd), 2),
                "add_90min_s": round(add, 2), "added_minutes": round(longest["idx_meta"]["duration"] / 60, 1)}
-        results.append(row)
         print(json.dumps(row), flush=True)
     return 0
 

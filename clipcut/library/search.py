@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import cache
 from ..errors import ClipcutError
+from ..index.pipeline import find_current
 from .catalog import Library
 from .store import Hit, Store
 
@@ -102,14 +103,7 @@ def load_current(lib: Library, hits: list[Hit], limit: int) -> list[cache.Index]
 def _current(video: Path, generation: str) -> cache.Index | None:
     if not video.is_file():
         return None
-    source = cache.fingerprint(video)
-    for path in cache.candidates(video):
-        meta = cache.load_meta(path)
-        if meta and meta.get("source") == source and meta.get("schema") == cache.SCHEMA:
-            if meta.get("generation") != generation:
-                return None
-            idx = cache.load(path)
-            if idx is not None and idx.meta.get("generation") == generation:
-                idx.meta["video"] = str(video)
-                return idx
-    return None
+    hit = find_current(video, {"schema": cache.SCHEMA, "source": cache.fingerprint(video)})
+    if hit is None or hit[0].meta.get("generation") != generation:
+        return None
+    return hit[0]

@@ -118,21 +118,19 @@ def sync(root: Path, fit: dict, adapt: Adapt, cfg: Config, req: IndexRequest,
         if fresh or problem or rebuild:
             lib = Library(lib.root, lib.id, lib.backend, lib.uri, fit)
             report.rebuilt = True
+        videos = library_media(lib.root) if files is None else \
+            [Path(os.path.abspath(f)) for f in files]
+        found = survey(lib, [v for v in videos if v.is_file()], cfg, req)
+        if not report.rebuilt and _in_line(lib, videos, found, files is None, report):
+            return report
         store = _open_for_write(lib, report)
         try:
             catalog = store.recordings()
             if report.rebuilt and catalog:
                 store.remove(sorted(catalog))
                 catalog = {}
-            videos = library_media(lib.root) if files is None else \
-                [Path(os.path.abspath(f)) for f in files]
-            found = survey(lib, [v for v in videos if v.is_file()], cfg, req)
             _apply(store, catalog, found, adapt, report)
-            gone = {lib.relative(v) for v in videos if not v.is_file()}
-            if files is None:
-                gone |= set(catalog) - {f.rel for f in found}
-            gone |= {f.rel for f in found if f.meta is None} & set(catalog)
-            gone &= set(catalog)
+            gone = _gone(lib, catalog, videos, found, files is None)
             store.remove(sorted(gone))
             report.removed = sorted(gone)
             if report.added or report.updated or report.removed:
@@ -141,6 +139,43 @@ def sync(root: Path, fit: dict, adapt: Adapt, cfg: Config, req: IndexRequest,
         finally:
             store.close()
     return report
+
+
+def _gone(lib: Library, catalog: dict, videos: list[Path], found: list[Found],
+          whole: bool) -> set[str]:
+    """Catalogued recordings to prune: deleted or moved, or without a current cache."""
+    gone = {lib.relative(v) for v in videos if not v.is_file()}
+    if whole:
+        gone |= set(catalog) - {f.rel for f in found}
+    gone |= {f.rel for f in found if f.meta is None}
+    return gone & set(catalog)
+
+
+def _in_line(lib: Library, videos: list[Path], found: list[Found], whole: bool,
+             report: SyncReport) -> bool:
+    """True (with ``report`` filled in) when the embedded library already matches the
+    caches: read through the light read-only store, so an `index` with nothing new does not
+    pay for opening the writer."""
+    if lib.backend != "lancedb":
+        return False
+    try:
+        store = lib.open_store()
+        try:
+            catalog = store.recordings()
+        finally:
+            store.close()
+    except Exception:  # damaged or missing tables: the writer path repairs them
+        return False
+    if _gone(lib, catalog, videos, found, whole):
+        return False
+    for f in found:
+        if f.meta is not None:
+            old = catalog.get(f.rel)
+            if old is None or old.generation != f.meta.get("generation"):
+                return False
+    report.unchanged = sum(f.meta is not None for f in found)
+    report.not_indexed = [f.rel for f in found if f.meta is None]
+    return True
 
 
 def _open_for_write(lib: Library, report: SyncReport) -> Store:

@@ -42,8 +42,9 @@ def _window_texts(idx: Index, groups: list[np.ndarray]) -> list[str]:
 
 
 def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
-               prior: timephrase.TimePrior | None) -> list[Ranked]:
-    """Stage 1 (windows) then stage 2 (best sentence span around each kept window)."""
+               prior: timephrase.TimePrior | None, top: int | None = None) -> list[Ranked]:
+    """Stage 1 (windows) then stage 2 (best sentence span around each of the ``top`` best
+    windows; default ``opt.stage1_top``)."""
     wins = idx.windows
     if len(wins) == 0:
         return []
@@ -71,7 +72,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     time_adj = opt.time_weight * (timephrase.prior_weights(prior, mids, idx.duration,
                                                            opt.time_sigma) - 1)
     coarse = w_text * text + w_vis * vis + w_aud * aud + time_adj
-    top = np.argsort(-coarse, kind="stable")[:opt.stage1_top]
+    top = np.argsort(-coarse, kind="stable")[:min(opt.stage1_top, top or opt.stage1_top)]
 
     sims = sent_emb @ q.vector if has_text else np.zeros(0)
     baseline = float(np.mean(sims)) if len(sims) else 0.0
