@@ -291,8 +291,10 @@ def query(target: Path = typer.Argument(..., help="A recording, or a folder of i
         cfg = cfg.with_section("query", **changes)
     if copy:
         cfg = replace(cfg, cut=replace(cfg.cut, reencode=False))
+    from .library import lance
     from .library.search import Filters, parse_date
 
+    lance.QUICK_IMPORT = True
     filters = Filters(in_glob or "", parse_date(since, "--since") if since else None,
                       parse_date(until, "--until", end=True) if until else None)
     req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights)
@@ -352,8 +354,10 @@ def library_status(path: Path = typer.Argument(Path("."), help="The library fold
     """List every recording of the library (path, duration, state) with totals."""
     _setup_logging(quiet, verbose)
     from .config import load_config
+    from .library import lance
     from .library.sync import STATES, status
 
+    lance.QUICK_IMPORT = True
     root = _library_root(path)
     st = status(root, load_config(config), _request(None, None, None, text_model, None, None),
                 path if path.is_dir() and Path(os.path.abspath(path)) != root else None)

@@ -117,7 +117,8 @@ import json, sys, time, resource
 import numpy as np
 from pathlib import Path
 t = time.perf_counter()
-from clipcut.library import catalog, search as lsearch
+from clipcut.library import catalog, lance, search as lsearch
+lance.QUICK_IMPORT = True  # as the CLI reads
 lib = catalog.Library(Path({str(lib)!r}), "bench", "lancedb", "", {fit!r})
 store = lib.open_store()
 store.rows("window")
@@ -154,9 +155,15 @@ def recall(lib: Path, fit: dict, vecs: np.ndarray, keys: list, qvecs: np.ndarray
 
 
 def timed(cmd: list[str]) -> float:
+    return measured(cmd)[0]
+
+
+def measured(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak memory in MB) of one command."""
     t = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=False)
-    return time.perf_counter() - t
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(p.pid, 0)
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
 
 
 def main() -> int:
@@ -183,8 +190,9 @@ def main() -> int:
         t_insert, t_index, vecs = build(lib, ms, size, fit, rng)
         stats = child_stats(lib, fit, qvecs, args.k)
         rec = recall(lib, fit, vecs, window_keys(ms, size), qvecs, args.k)
-        cmd = [timed([*CLIPCUT, "query", str(lib), q, "--no-cut", "--json"])
-               for q in qs[:args.commands]]
+        runs = [measured([*CLIPCUT, "query", str(lib), q, "--no-cut", "--json"])
+                for q in qs[:args.commands]]
+        cmd = [r[0] for r in runs]
         # one more long recording, its sidecar already there: `clipcut index FILE` adds it
         extra = lib / "new" / ("extra-" + longest["video"].name)
         link(longest["video"], extra)
@@ -194,6 +202,7 @@ def main() -> int:
                "disk_mb": round(sum(f.stat().st_size for f in (lib / ".clipcut").rglob("*")
                                     if f.is_file()) / 1e6, 1),
                "open_s": round(stats["open"], 3), "rss_mb": round(stats["rss_mb"]),
+               "command_rss_mb": round(max(r[1] for r in runs)),
                "recall@100": round(rec, 4),
                "stage1_p50_ms": round(float(np.percentile(lat, 50)), 1),
                "stage1_p95_ms": round(float(np.percentile(lat, 95)), 1),
