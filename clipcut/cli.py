@@ -114,7 +114,7 @@ VerboseOpt = typer.Option(False, "--verbose", "-v", help="More detail on stderr.
 
 
 @app.command()
-def index(paths: List[Path] = typer.Argument(..., help="Recordings or folders (searched recursively)."),
+def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Recordings or folders (searched recursively)."),
           captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
           asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
           visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
@@ -256,7 +256,7 @@ def _table(result) -> None:
 
 
 @app.command()
-def query(target: Path = typer.Argument(..., help="A recording, or a folder of indexed recordings."),
+def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording, or a folder of indexed recordings."),
           text: str = typer.Argument(..., metavar="QUERY", help="What to find, e.g. \"pricing objection\"."),
           n: int = typer.Option(5, "-n", "--top", help="Number of clips."),
           out: Path = typer.Option(Path("clips"), "-o", "--out", help="Folder for the clip files."),
@@ -347,7 +347,7 @@ def _size(n: int) -> str:
 
 
 @library_app.command("status")
-def library_status(path: Path = typer.Argument(Path("."), help="The library folder, or a folder or recording inside it."),
+def library_status(path: Path = typer.Argument(Path("."), metavar="[PATH]", help="The library folder, or a folder or recording inside it."),
                    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
                    text_model: Optional[Path] = TextModelOpt, config: Optional[Path] = ConfigOpt,
                    quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
@@ -387,7 +387,7 @@ def library_status(path: Path = typer.Argument(Path("."), help="The library fold
 
 
 @library_app.command("sync")
-def library_sync(path: Path = typer.Argument(Path("."), help="The library folder, or a folder inside it."),
+def library_sync(path: Path = typer.Argument(Path("."), metavar="[PATH]", help="The library folder, or a folder inside it."),
                  rebuild: bool = typer.Option(False, "--rebuild", help="Start over from the caches."),
                  library: Optional[str] = LibraryOpt, text_model: Optional[Path] = TextModelOpt,
                  config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):

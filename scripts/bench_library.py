@@ -113,7 +113,7 @@ def build(lib: Path, ms: list[dict], rows: int, fit: dict, rng) -> tuple[float, 
 def child_stats(lib: Path, fit: dict, qvecs: np.ndarray, k: int) -> dict:
     """Open time, stage-1 latency and peak memory, measured in a fresh process."""
     code = f"""
-import json, sys, time, resource
+import json, sys, time
 import numpy as np
 from pathlib import Path
 t = time.perf_counter()
@@ -129,8 +129,8 @@ for v in q:
     t = time.perf_counter()
     lsearch.candidates(store, v, {k}, None, False)
     lat.append(time.perf_counter() - t)
-print(json.dumps({{"open": opened, "lat": lat,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps({{"open": opened, "lat": lat, "rss_mb": int(hwm.split()[1]) / 1024}}))
 """
     qfile = lib / "queries.npy"
     np.save(qfile, qvecs)
@@ -158,12 +158,20 @@ def timed(cmd: list[str]) -> float:
     return measured(cmd)[0]
 
 
+# Runs a command and prints its wall time and peak memory. A wrapper, because a child forked
+# from this (large) process inherits its memory high-water mark across exec.
+MEASURE = """import os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+usage = os.wait4(p.pid, 0)[2]
+print(time.perf_counter() - t, usage.ru_maxrss / 1024)"""
+
+
 def measured(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, peak memory in MB) of one command."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(p.pid, 0)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024
+    out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def main() -> int:
