@@ -38,8 +38,12 @@ ARRAYS = {
     "frame_times": ("f", 1), "frame_emb": ("f", 2), "audio_sec": ("f", 2),
     "silences": ("f", 2), "scenes": ("f", 1),
 }
+# arrays written since schema 2 began; a cache without them loads with them empty
+OPTIONAL = {"word_start": ("f", 1), "word_end": ("f", 1), "word_text": ("U", 1),
+            "pauses": ("f", 2)}
 GROUPS = [("sent_start", "sent_end", "sent_text", "sent_emb"),
-          ("windows", "win_text", "win_visual", "win_audio"), ("frame_times", "frame_emb")]
+          ("windows", "win_text", "win_visual", "win_audio"), ("frame_times", "frame_emb"),
+          ("word_start", "word_end", "word_text")]
 
 
 @dataclass
@@ -163,8 +167,11 @@ def _umask() -> int:
 
 
 def _check(arrays: dict) -> str | None:
-    """Why the arrays cannot be trusted, or None."""
-    for name, (kind, ndim) in ARRAYS.items():
+    """Why the arrays cannot be trusted, or None (missing optional arrays are added empty)."""
+    for name, (kind, ndim) in OPTIONAL.items():
+        if name not in arrays:
+            arrays[name] = np.zeros((0,) * ndim, np.float64 if kind == "f" else np.str_)
+    for name, (kind, ndim) in {**ARRAYS, **OPTIONAL}.items():
         a = arrays.get(name)
         if a is None:
             return f"array {name} missing"

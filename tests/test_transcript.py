@@ -88,3 +88,41 @@ def test_words_starting_inside_the_leading_silence_start_after_it():
     words = [Word(0.59, 1.3, "Let's"), Word(1.3, 1.6, "talk.")]
     fixed = align_to_silences(words, np.array([[0.0, 0.98]]), 0.8)
     assert fixed == [Word(0.98, 1.3, "Let's"), Word(1.3, 1.6, "talk.")]
+
+
+def test_asr_punctuation_ends_a_sentence_only_at_a_pause():
+    from clipcut.index.sentences import split_at_pauses
+
+    # "Uh." and "So." are closed by the ASR but spoken straight on; "done." is followed by
+    # a 0.4 s pause, "next" by a 1 s one without punctuation
+    words = [Word(0.0, 0.3, "Uh."), Word(0.3, 0.6, "So."), Word(0.6, 1.0, "we're"),
+             Word(1.0, 1.5, "done."), Word(1.9, 2.2, "Then"), Word(2.2, 2.6, "next"),
+             Word(3.6, 4.0, "item")]
+    sents = split_at_pauses(words, pause=0.25, long_pause=0.8)
+    assert [s.text for s in sents] == ["Uh. So. we're done.", "Then next", "item"]
+    assert [(s.start, s.end) for s in sents] == [(0.0, 1.5), (1.9, 2.6), (3.6, 4.0)]
+
+
+def test_an_overlong_asr_sentence_is_closed_at_its_longest_pause():
+    from clipcut.index.sentences import split_at_pauses
+
+    words = [Word(i * 0.5, i * 0.5 + 0.4, "w") for i in range(20)]            # 0.1 s gaps
+    words += [Word(10.2 + i * 0.5, 10.6 + i * 0.5, "v") for i in range(30)]   # 0.3 s gap first
+    sents = split_at_pauses(words, pause=0.25, long_pause=0.8, max_duration=20.0)
+    assert len(sents) == 2 and sents[0].end == 9.9 and sents[1].start == 10.2
+    assert all(s.end - s.start <= 20.0 for s in sents)
+
+
+def test_sentence_edges_move_out_to_the_speech_around_them():
+    from clipcut.index.sentences import extend_to_speech
+    from clipcut.types import Sentence
+
+    # the ASR dropped "Um," before "so we start" (speech from 2.0) and "today" after it
+    # (speech to 4.6); pauses 0-2.0, 4.6-5.4 and 9.0-9.5
+    sents = [Sentence(2.6, 4.0, "so we start"), Sentence(5.4, 8.0, "Next one."),
+             Sentence(8.1, 8.9, "Then")]
+    pauses = np.array([[0.0, 2.0], [4.6, 5.4], [9.0, 9.5]])
+    out = extend_to_speech(sents, pauses, reach=1.5)
+    assert [(s.start, s.end) for s in out] == [(2.0, 4.6), (5.4, 8.0), (8.1, 9.0)]
+    # never across another sentence, never further than reach
+    assert extend_to_speech([Sentence(5.0, 6.0, "a")], np.array([[0.0, 1.0]]), 1.5)[0].start == 5.0

@@ -102,7 +102,8 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         captions = "none"  # frames only: needs visual weights (index_video checks)
     if captions == "asr":
         backend = req.asr or cfg.asr.backend
-        asr_id = f"{backend}:{models.whisper_model_id(req.asr_model or cfg.asr.model)}"
+        asr_id = (f"{backend}:{models.whisper_model_id(req.asr_model or cfg.asr.model)}"
+                  f":{sentences.ASR_SPLIT}")
     else:
         asr_id = "none" if captions == "none" else "captions"
     expected = {
@@ -265,6 +266,38 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         return _build(video, p, cfg, req, rep)
 
 
+def make_sentences(words: list, silences: np.ndarray, pauses: np.ndarray, from_asr: bool,
+                   cfg: Config) -> tuple[list, list]:
+    """(words with edges aligned to pauses, sentences). Caption cues are sentences already;
+    ASR words are split where a pause follows punctuation and the sentences widened to the
+    speech around them (``sentences.split_at_pauses``, ``extend_to_speech``)."""
+    if not from_asr:
+        words = sentences.align_to_silences(words, silences, cfg.asr.max_gap)
+        return words, sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
+                                                max_duration=cfg.asr.max_sentence)
+    words = sentences.align_to_silences(words, pauses, sentences.ALIGN_PAUSE)
+    sents = sentences.split_at_pauses(words, pause=sentences.SENTENCE_PAUSE,
+                                      long_pause=cfg.asr.max_gap,
+                                      max_duration=cfg.asr.max_sentence)
+    wide = pauses[pauses[:, 1] - pauses[:, 0] >= sentences.EDGE_PAUSE] if len(pauses) else pauses
+    return words, sentences.extend_to_speech(sents, wide)
+
+
+def text_arrays(sents: list, duration: float, tmodel, cfg: Config) -> dict:
+    """The sentence and window arrays of a cache: times, texts and text embeddings."""
+    sent_text = [s.text for s in sents]
+    sent_emb = text.embed(tmodel, sent_text, cfg.text.batch_size)
+    wins = windows.make_windows(duration, cfg.index.window, cfg.index.hop)
+    s_mid = np.array([(s.start + s.end) / 2 for s in sents], dtype=np.float64)
+    s_groups = windows.members(wins, s_mid)
+    win_text = text.embed(tmodel, [" ".join(sent_text[i] for i in g) for g in s_groups],
+                          cfg.text.batch_size)
+    return {"sent_start": np.array([s.start for s in sents], np.float64),
+            "sent_end": np.array([s.end for s in sents], np.float64),
+            "sent_text": np.array(sent_text, dtype=np.str_).reshape(-1),
+            "sent_emb": sent_emb, "windows": wins, "win_text": win_text}
+
+
 class _Failfast(Reporter):
     """Passes progress on, and raises a side thread's error at the next update, so that a
     bad visual model stops the run now rather than after the whole transcript."""
@@ -298,22 +331,22 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
     with ThreadPoolExecutor(2, thread_name_prefix="clipcut-index") as pool:
         frames = pool.submit(_frames, video, info, cfg, arch, weights, done, stop, side)
         try:
-            pcm, sil, mel = None, np.zeros((0, 2)), None
+            pcm, sil, pauses, mel = None, np.zeros((0, 2)), np.zeros((0, 2)), None
             if info.has_audio:
                 rep.start("audio", None)
                 t = time.perf_counter()
                 pcm = media.load_audio(video, acfg.sample_rate, info.duration)
                 db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
                 sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
+                pauses = audio_stage.silences(db, acfg.hop_length, acfg.silence_db,
+                                              sentences.ALIGN_PAUSE)
                 timings["decode_audio"] = time.perf_counter() - t
                 mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
                 rep.finish()
             tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
             t = time.perf_counter()
             words = _words(video, p, cfg, req, pcm, sil, _Failfast(rep, frames))
-            words = sentences.align_to_silences(words, sil, cfg.asr.max_gap)
-            sents = sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
-                                              max_duration=cfg.asr.max_sentence)
+            words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
             timings["transcript"] = time.perf_counter() - t
         except BaseException:
             stop.set()  # an error or Ctrl-C: do not wait for the frames to finish
@@ -337,13 +370,8 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
 
     t = time.perf_counter()
     rep.start("text embeddings", None)
-    sent_text = [s.text for s in sents]
-    sent_emb = text.embed(tmodel, sent_text, cfg.text.batch_size)
-    wins = windows.make_windows(info.duration, cfg.index.window, cfg.index.hop)
-    s_mid = np.array([(s.start + s.end) / 2 for s in sents], dtype=np.float64)
-    s_groups = windows.members(wins, s_mid)
-    win_text = text.embed(tmodel, [" ".join(sent_text[i] for i in g) for g in s_groups],
-                          cfg.text.batch_size)
+    texts = text_arrays(sents, info.duration, tmodel, cfg)
+    wins = texts["windows"]
     rep.finish()
     timings["text_embeddings"] = time.perf_counter() - t
 
@@ -374,13 +402,13 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         "timings": {k: round(v, 3) for k, v in timings.items()},
     })
     arrays = {
-        "sent_start": np.array([s.start for s in sents], np.float64),
-        "sent_end": np.array([s.end for s in sents], np.float64),
-        "sent_text": np.array(sent_text, dtype=np.str_).reshape(-1),
-        "sent_emb": sent_emb,
-        "windows": wins, "win_text": win_text, "win_visual": win_visual, "win_audio": win_audio,
+        **texts, "win_visual": win_visual, "win_audio": win_audio,
         "frame_times": frame_times, "frame_emb": frame_emb, "audio_sec": audio_sec,
-        "silences": sil, "scenes": scene_cuts,
+        "silences": sil, "pauses": pauses, "scenes": scene_cuts,
+        # the timed words the sentences were made of (subtitles, re-splitting, evidence)
+        "word_start": np.array([w.start for w in words], np.float64),
+        "word_end": np.array([w.end for w in words], np.float64),
+        "word_text": np.array([w.text for w in words], dtype=np.str_).reshape(-1),
     }
     path = cache.save(cache.write_path(video), meta, arrays)
     timings["total"] = time.perf_counter() - t0
