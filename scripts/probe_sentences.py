@@ -8,8 +8,10 @@ MEDIA_VAL the same recordings' `.vtt` files, one cue per true sentence. For the 
 splitting clipcut ships and for variants of it, the share of sentence starts within --tol s
 of a true sentence start, the share of sentence ends within --tol of a true end or outside
 speech (what `../shared/bench/boundaries.py` asks of clip edges, since clips start and end on
-sentences), and the number of sentences against the true count. Pauses are measured from the
-recording's audio as the index measures them.
+sentences), and the number of sentences against the true count: the splitting before pauses
+were measured, and the shipped one at several punctuation pauses. Pauses are measured from
+the recording's audio as the index measures them. (A proxy: clips are scored by
+`boundaries.py` on a real run.)
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import numpy as np
 from clipcut import cache
 from clipcut.config import load_config
 from clipcut.index import audio, media, sentences
+from clipcut.index.pipeline import make_sentences
 from clipcut.index.transcript import parse_captions
 from clipcut.types import Word
 
@@ -38,15 +41,14 @@ def edge_scores(sents, cues, tol: float) -> tuple[float, float]:
     return good_s / n, good_e / n
 
 
-def asr_sentences(words, fine, pause, long_pause, extend, max_duration):
-    """Words aligned to pauses of 0.25 s or more, split where a pause follows punctuation
-    (or a long pause), edges moved out to pauses of ``extend`` s or more (0: not moved)."""
-    out = sentences.split_at_pauses(sentences.align_to_silences(words, fine, 0.25),
-                                    pause=pause, long_pause=long_pause,
-                                    max_duration=max_duration)
-    if extend:
-        out = sentences.extend_to_speech(out, fine[fine[:, 1] - fine[:, 0] >= extend])
-    return out
+def asr_sentences(words, fine, pause, cfg):
+    """The shipped ASR splitting (``make_sentences``) with another punctuation pause."""
+    old = sentences.SENTENCE_PAUSE
+    sentences.SENTENCE_PAUSE = pause
+    try:
+        return make_sentences(words, np.zeros((0, 2)), fine, True, cfg)[1]
+    finally:
+        sentences.SENTENCE_PAUSE = old
 
 
 def main() -> None:
@@ -58,17 +60,13 @@ def main() -> None:
     cfg = load_config()
     acfg = cfg.audio
     variants = {
-        "shipped": lambda w, p: sentences.split_sentences(
+        "punctuation and 0.8 s word gaps (before)": lambda w, p: sentences.split_sentences(
             sentences.align_to_silences(w, p["coarse"], cfg.asr.max_gap),
             max_gap=cfg.asr.max_gap, max_duration=cfg.asr.max_sentence),
     }
-    for pause in (0.35, 0.45):
-        for long_pause in (0.8, 1.2):
-            for extend in (0.3,):
-                variants[f"punct+{pause} alone>{long_pause} extend{extend}"] = (
-                    lambda w, p, pause=pause, long_pause=long_pause, extend=extend:
-                    asr_sentences(w, p["fine"], pause, long_pause, extend,
-                                  cfg.asr.max_sentence))
+    for pause in (0.25, sentences.SENTENCE_PAUSE, 0.45):
+        variants[f"measured pauses, punctuation + {pause} s"] = (
+            lambda w, p, pause=pause: asr_sentences(w, p["fine"], pause, cfg))
     totals: dict[str, list] = {k: [] for k in variants}
     for video in sorted(args.media.glob("*.mp4")):
         idx = cache.load(cache.sidecar_path(video))
@@ -81,7 +79,8 @@ def main() -> None:
         pcm = media.load_audio(video, acfg.sample_rate, idx.duration)
         db = audio.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
         pauses = {"coarse": audio.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min),
-                  "fine": audio.silences(db, acfg.hop_length, acfg.silence_db, 0.1)}
+                  "fine": audio.silences(db, acfg.hop_length, acfg.silence_db,
+                                        sentences.ALIGN_PAUSE)}
         for name, fn in variants.items():
             sents = fn(words, pauses)
             s, e = edge_scores(sents, cues, args.tol)

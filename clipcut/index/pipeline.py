@@ -278,7 +278,7 @@ def make_sentences(words: list, silences: np.ndarray, pauses: np.ndarray, from_a
     words = sentences.align_to_silences(words, pauses, sentences.ALIGN_PAUSE)
     sents = sentences.split_at_pauses(words, pause=sentences.SENTENCE_PAUSE,
                                       long_pause=cfg.asr.max_gap,
-                                      max_duration=cfg.asr.max_sentence)
+                                      max_duration=cfg.asr.max_sentence, silences=pauses)
     wide = pauses[pauses[:, 1] - pauses[:, 0] >= sentences.EDGE_PAUSE] if len(pauses) else pauses
     return words, sentences.extend_to_speech(sents, wide)
 

@@ -9,7 +9,7 @@ from ..types import Sentence, Word
 
 # ASR transcripts (see split_at_pauses and extend_to_speech); measured on the speech-indexed
 # validation subset with scripts/probe_sentences.py
-ASR_SPLIT = "pauses1"   # names this way of splitting in the cache's transcript id
+ASR_SPLIT = "pauses2"   # names this way of splitting in the cache's transcript id
 ALIGN_PAUSE = 0.25      # word edges are pulled out of pauses this long (s)
 SENTENCE_PAUSE = 0.35   # punctuation ends a sentence when a pause this long follows (s)
 EDGE_PAUSE = 0.3        # sentence edges move out to pauses this long (s)
@@ -71,16 +71,33 @@ def split_sentences(words: list[Word], *, max_gap: float = 1.5,
 
 
 def split_at_pauses(words: list[Word], *, pause: float = 0.25, long_pause: float = 0.8,
-                    max_duration: float = 30.0) -> list[Sentence]:
+                    max_duration: float = 30.0, silences: np.ndarray | None = None
+                    ) -> list[Sentence]:
     """Sentences from ASR words whose edges were aligned to measured pauses.
 
     ASR punctuation marks sentences in fluent speech, but in disfluent speech it also closes
     fragments ("Uh. So.") where the speaker never stopped. Here a final punctuation mark ends
     a sentence only when a pause of at least ``pause`` s follows it; a pause longer than
-    ``long_pause`` s ends one anyway. A sentence that would run past ``max_duration`` s is
-    closed at its longest pause."""
+    ``long_pause`` s ends one anyway. With ``silences`` (the measured pause map) a pause is
+    the longest measured silence between the two words, so a stretch of speech the ASR
+    skipped (a gap between words, but no silence) never ends a sentence. A sentence that
+    would run past ``max_duration`` s is closed at its longest pause."""
+    sil = None if silences is None else np.asarray(silences, np.float64).reshape(-1, 2)
+
+    def gap(a: Word, b: Word) -> float:
+        if sil is None:
+            return b.start - a.end
+        lo = int(np.searchsorted(sil[:, 1], a.end - 0.05, side="left"))
+        hi = int(np.searchsorted(sil[:, 0], b.start + 0.05, side="right"))
+        if hi <= lo:
+            return 0.0
+        part = sil[lo:hi]
+        return float(np.max(np.minimum(part[:, 1], b.start + 0.05)
+                            - np.maximum(part[:, 0], a.end - 0.05)))
+
     sentences: list[Sentence] = []
     current: list[Word] = []
+    gaps: list[float] = []  # the pause after each word of ``current`` but its last
 
     def flush(upto: int) -> None:
         part, rest = current[:upto], current[upto:]
@@ -88,16 +105,18 @@ def split_at_pauses(words: list[Word], *, pause: float = 0.25, long_pause: float
             text = " ".join(w.text for w in part).strip()
             sentences.append(Sentence(part[0].start, max(part[-1].end, part[0].start), text))
         current[:] = rest
+        gaps[:] = gaps[upto:]
 
-    for i, word in enumerate(words):
+    for word in words:
         if current:
-            gap = word.start - current[-1].end
+            g = gap(current[-1], word)
             ends = _END.search(current[-1].text) and current[-1].text.lower() not in _ABBREV
-            if gap > long_pause or (ends and gap >= pause):
+            if g > long_pause or (ends and g >= pause):
                 flush(len(current))
-            elif word.end - current[0].start > max_duration:
-                gaps = [current[j + 1].start - current[j].end for j in range(len(current) - 1)]
-                flush(int(np.argmax(gaps)) + 1 if gaps else len(current))
+            else:
+                gaps.append(g)
+                if word.end - current[0].start > max_duration:
+                    flush(int(np.argmax(gaps)) + 1)
         current.append(word)
     flush(len(current))
     return sentences
