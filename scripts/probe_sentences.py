@@ -77,10 +77,8 @@ def main() -> None:
         words = [Word(float(a), float(b), str(t))
                  for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
         pcm = media.load_audio(video, acfg.sample_rate, idx.duration)
-        db = audio.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
-        pauses = {"coarse": audio.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min),
-                  "fine": audio.silences(db, acfg.hop_length, acfg.silence_db,
-                                        sentences.ALIGN_PAUSE)}
+        coarse, fine = audio.pause_maps(pcm, acfg, sentences.ALIGN_PAUSE)
+        pauses = {"coarse": coarse, "fine": fine}
         for name, fn in variants.items():
             sents = fn(words, pauses)
             s, e = edge_scores(sents, cues, args.tol)

@@ -47,10 +47,7 @@ def main() -> int:
         pauses = idx.pauses
         if not len(pauses):
             pcm = media.load_audio(video, cfg.audio.sample_rate, idx.duration)
-            db = audio.frame_db(pcm, cfg.audio.sample_rate, cfg.audio.win_length,
-                                cfg.audio.hop_length)
-            pauses = audio.silences(db, cfg.audio.hop_length, cfg.audio.silence_db,
-                                    ALIGN_PAUSE)
+            pauses = audio.pause_maps(pcm, cfg.audio, ALIGN_PAUSE)[1]
         words, sents = make_sentences(words, idx.silences, pauses, True, cfg)
         arrays = {**idx.arrays, **text_arrays(sents, idx.duration, tmodel, cfg),
                   "pauses": pauses,

@@ -123,6 +123,9 @@ def test_sentence_edges_move_out_to_the_speech_around_them():
              Sentence(8.1, 8.9, "Then")]
     pauses = np.array([[0.0, 2.0], [4.6, 5.4], [9.0, 9.5]])
     out = extend_to_speech(sents, pauses, reach=1.5)
+    # pauses shorter than min_silence are not speech edges
+    assert extend_to_speech(sents, pauses, min_silence=1.0)[2].end == 8.9
     assert [(s.start, s.end) for s in out] == [(2.0, 4.6), (5.4, 8.0), (8.1, 9.0)]
     # never across another sentence, never further than reach
-    assert extend_to_speech([Sentence(5.0, 6.0, "a")], np.array([[0.0, 1.0]]), 1.5)[0].start == 5.0
+    assert extend_to_speech([Sentence(5.0, 6.0, "a")], np.array([[0.0, 1.0]]),
+                            reach=1.5)[0].start == 5.0

@@ -119,6 +119,14 @@ def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length:
     return out
 
 
+def pause_maps(audio: np.ndarray, acfg, fine: float) -> tuple[np.ndarray, np.ndarray]:
+    """(silence map: runs over ``acfg.silence_min`` s, pause map: runs over ``fine`` s) of
+    decoded audio, from one pass over its levels (``acfg``: the [audio] options)."""
+    db = frame_db(audio, acfg.sample_rate, acfg.win_length, acfg.hop_length)
+    return (silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min),
+            silences(db, acfg.hop_length, acfg.silence_db, fine))
+
+
 def silences(db: np.ndarray, hop_length: float, threshold_db: float = -40.0,
              min_duration: float = 0.5) -> np.ndarray:
     """(k, 2) start/end seconds of runs below ``threshold_db`` lasting over ``min_duration``."""

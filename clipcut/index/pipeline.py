@@ -279,8 +279,7 @@ def make_sentences(words: list, silences: np.ndarray, pauses: np.ndarray, from_a
     sents = sentences.split_at_pauses(words, pause=sentences.SENTENCE_PAUSE,
                                       long_pause=cfg.asr.max_gap,
                                       max_duration=cfg.asr.max_sentence, silences=pauses)
-    wide = pauses[pauses[:, 1] - pauses[:, 0] >= sentences.EDGE_PAUSE] if len(pauses) else pauses
-    return words, sentences.extend_to_speech(sents, wide)
+    return words, sentences.extend_to_speech(sents, pauses, sentences.EDGE_PAUSE)
 
 
 def text_arrays(sents: list, duration: float, tmodel, cfg: Config) -> dict:
@@ -336,10 +335,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 rep.start("audio", None)
                 t = time.perf_counter()
                 pcm = media.load_audio(video, acfg.sample_rate, info.duration)
-                db = audio_stage.frame_db(pcm, acfg.sample_rate, acfg.win_length, acfg.hop_length)
-                sil = audio_stage.silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min)
-                pauses = audio_stage.silences(db, acfg.hop_length, acfg.silence_db,
-                                              sentences.ALIGN_PAUSE)
+                sil, pauses = audio_stage.pause_maps(pcm, acfg, sentences.ALIGN_PAUSE)
                 timings["decode_audio"] = time.perf_counter() - t
                 mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
                 rep.finish()

@@ -56,7 +56,6 @@ class LanceStore(Store):
     ``lance``, the format library LanceDB is built on: importing lancedb costs ~3.5 s on 2
     cores, importing lance ~0.5 s, and a query is one short process."""
 
-
     def __init__(self, folder: Path, dim: int, write: bool = False):
         # the engines' own log lines (lance, and lancedb's copy of it) stay off stderr
         os.environ.setdefault("LANCE_LOG", "error")

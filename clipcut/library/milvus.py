@@ -29,7 +29,6 @@ def _lit(text: str) -> str:
 
 
 class MilvusStore(Store):
-
     def __init__(self, uri: str, dim: int, library_id: str):
         try:
             from pymilvus import DataType, MilvusClient

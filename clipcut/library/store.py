@@ -64,7 +64,6 @@ Entry = tuple[Recording, Rows, Rows]  # a recording with its window and sentence
 class Store:
     """Backends implement the primitives below; everything else is shared."""
 
-
     # -- primitives (each one write of the engine) -------------------------------------------
     def insert(self, table: str, batch: list[tuple[str, str, Rows]]) -> None:
         """Add rows: (path, generation, rows) for each recording in ``batch``."""
