@@ -81,6 +81,8 @@ class QueryOptions:
     context_weight: float
     span_weight: float
     span_floor: float
+    region: float
+    region_weight: float
     min_score: float
     relative_score: float
     relative_own: float
@@ -207,6 +209,8 @@ def _verify(cfg: Config) -> None:
         (0 < cfg.query.min_len <= cfg.query.max_len, "[query] need 0 < min_len <= max_len"),
         (cfg.query.pad >= 0, "[query] pad must be >= 0"),
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
+        (cfg.query.region > 0 and cfg.query.region_weight >= 0,
+         "[query] need region > 0 and region_weight >= 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -73,7 +73,8 @@ def bench_text_tools(bench: Path):
 
 
 def meeting_layout(path: Path, bm) -> dict:
-    """Sentences with estimated times, windows, and the queries with window relevance."""
+    """Sentences with estimated times, windows, and the queries with window relevance and
+    their answer spans (s)."""
     meeting, turns, _ = bm.load_meeting(path)
     t, turn_times, sents = 0.0, [], []
     for _, sentences in turns:
@@ -98,8 +99,8 @@ def meeting_layout(path: Path, bm) -> dict:
             gt = [(turn_times[a][0], turn_times[b][1]) for a, b in spans]
             rel = window_relevance(wins, gt)
             if rel.any():
-                queries.append({"text": item[key].strip(), "type": kind, "rel": rel})
-    return {"texts": texts, "queries": queries}
+                queries.append({"text": item[key].strip(), "type": kind, "rel": rel, "gt": gt})
+    return {"texts": texts, "queries": queries, "sents": sents, "duration": t}
 
 
 def window_relevance(wins: np.ndarray, gt: list[tuple[float, float]]) -> np.ndarray:

@@ -1,4 +1,6 @@
 import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -105,14 +107,26 @@ def test_a_killed_writers_temporary_file_is_removed_a_live_ones_kept(tmp_path):
     assert not dead.exists() and live.exists() and other.exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "nan", "wrong shape", "pickled"])
-def test_a_tampered_cache_is_rebuilt_with_a_warning(recording, tmp_path, damage):
+@pytest.fixture(scope="module")
+def captioned(recording, tmp_path_factory):
+    """The recording with its captions, indexed once; each case damages a copy."""
     from .conftest import copy_recording, run_cli, write_vtt
 
-    video = copy_recording(recording, tmp_path)
+    video = copy_recording(recording, tmp_path_factory.mktemp("captioned"))
     write_vtt(recording, video.with_suffix(".vtt"))
     assert run_cli("index", video).returncode == 0
+    return video
+
+
+@pytest.mark.parametrize("damage", ["truncated", "nan", "wrong shape", "pickled"])
+def test_a_tampered_cache_is_rebuilt_with_a_warning(captioned, tmp_path, damage):
+    from .conftest import run_cli
+
+    video = tmp_path / captioned.name
+    for src in (captioned, captioned.with_suffix(".vtt"), cache.sidecar_path(captioned)):
+        shutil.copy(src, tmp_path / src.name)
     path = cache.sidecar_path(video)
+    assert cache.load(path) is not None  # the copy is sound before the damage
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
     else:

@@ -41,6 +41,17 @@ def _window_texts(idx: Index, groups: list[np.ndarray]) -> list[str]:
     return [" ".join(idx.sent_text[g].tolist()) for g in groups]
 
 
+def _region_mean(sims: np.ndarray, mids: np.ndarray, radius: float):
+    """f(t): mean similarity of the sentences whose midpoint lies within ``radius`` s of t."""
+    csum = np.concatenate([[0.0], np.cumsum(sims, dtype=np.float64)])
+
+    def mean_at(t: float) -> float:
+        a = int(np.searchsorted(mids, t - radius, "left"))
+        b = int(np.searchsorted(mids, t + radius, "right"))
+        return float((csum[b] - csum[a]) / (b - a)) if b > a else 0.0
+    return mean_at
+
+
 def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
                prior: timephrase.TimePrior | None, top: int | None = None) -> list[Ranked]:
     """Stage 1 (windows) then stage 2 (best sentence span around each of the ``top`` best
@@ -77,6 +88,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     sims = sent_emb @ q.vector if has_text else np.zeros(0)
     baseline = float(np.mean(sims)) if len(sims) else 0.0
     mid_s = (idx.sent_start + idx.sent_end) / 2
+    around = _region_mean(sims, mid_s, opt.region) if has_text and opt.region_weight else None
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
@@ -90,6 +102,8 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
             first, last = int(members[i0]), int(members[i1])
             start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
             fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
+            if around is not None:
+                fine_text += opt.region_weight * (around((start + end) / 2) - baseline)
         else:
             first = last = -1
             start, end = float(wins[j, 0]), float(wins[j, 1])
