@@ -169,7 +169,8 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
 
     ranked = []
     for idx in indexes:
-        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording))
+        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording,
+                                       region=len(indexes) == 1))
     clips = qpipe.select_clips(ranked, cfg.query, n)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},

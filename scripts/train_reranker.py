@@ -244,8 +244,7 @@ def cached_split(files: list[Path], args, bm, cfg, encoder, tmodel) -> dict:
 # ----------------------------------------------------------------------------- model (torch)
 
 class TorchReranker(torch.nn.Module):
-    """Torch twin of clipcut.query.Reranker (same parameter names and math), batched
-    over queries and candidates with padding masks."""
+    """The reranker (torch), batched over queries and candidates with padding masks."""
 
     def __init__(self, params: dict[str, np.ndarray], heads: int):
         super().__init__()
