@@ -53,15 +53,14 @@ def main() -> int:
         print(f"{split} ({len(qs)} queries): proxy NDCG@10 without the term {base:.4f}")
         print("radius \\ weight " + " ".join(f"{w:>7g}" for w in args.weights))
         for radius in args.radii:
-            row = []
-            for w in args.weights:
-                scores = []
-                for q in qs:
-                    around = _region_mean(q["sims"], mids[q["meeting"]], radius)
-                    mean = float(np.mean(q["sims"]))
-                    scores.append(np.array([c["score"] + w * (around((c["start"] + c["end"]) / 2)
-                                                              - mean) for c in q["cands"]]))
-                row.append(tr.proxy_ndcg(qs, scores))
+            terms = []  # per query: each candidate's term before the weight
+            for q in qs:
+                around = _region_mean(q["sims"], mids[q["meeting"]], radius)
+                mean = float(np.mean(q["sims"]))
+                terms.append(np.array([around((c["start"] + c["end"]) / 2) - mean
+                                       for c in q["cands"]]))
+            row = [tr.proxy_ndcg(qs, [np.array([c["score"] for c in q["cands"]]) + w * t
+                                      for q, t in zip(qs, terms)]) for w in args.weights]
             print(f"{radius:>6g} s         " + " ".join(f"{v:7.4f}" for v in row))
     return 0
 

@@ -64,9 +64,10 @@ def log(msg: str) -> None:
 
 # ----------------------------------------------------------------------------- features
 
-def bench_text_tools(bench: Path):
-    """The benchmark builder's own text cleaning and sentence splitting (same sentences)."""
-    spec = importlib.util.spec_from_file_location("build_media", bench / "build_media.py")
+def bench_text_tools(bench: Path, name: str = "build_media"):
+    """A module of the benchmark: by default the builder's own text cleaning and sentence
+    splitting (same sentences); ``score`` for the scorer's interval arithmetic."""
+    spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

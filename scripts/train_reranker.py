@@ -54,10 +54,11 @@ from clipcut.api import _encoder  # noqa: E402
 from clipcut.cache import Index  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 from clipcut.index.pipeline import text_arrays  # noqa: E402
-from clipcut.query.pipeline import rank_spans  # noqa: E402
+from clipcut.query.pipeline import _region_mean, rank_spans  # noqa: E402
 
 TAU = 0.05
 SENT_WEIGHT = 0.5
+SCORE = bench_text_tools(BENCH, "score")  # the benchmark's interval arithmetic (merge, inside)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -109,18 +110,14 @@ def features(score: float, own: float, length: float, rank: int, n: int,
 
 
 def surroundings(sims: np.ndarray, mids: np.ndarray):
-    """f(centre) -> the ``around`` argument of features() for one recording."""
-    csum = np.concatenate([[0.0], np.cumsum(sims, dtype=np.float64)])
-    base = float(csum[-1]) / max(len(sims), 1)
-
-    def at(t: float) -> np.ndarray:
-        a = np.searchsorted(mids, t - RADII, "left")
-        b = np.searchsorted(mids, t + RADII, "right")
-        return np.where(b > a, (csum[b] - csum[a]) / np.maximum(b - a, 1) - base, 0.0)
-    return at
+    """f(centre) -> the ``around`` argument of features() for one recording (stage 2's own
+    surrounding-discussion mean at each of RADII, less the recording's mean)."""
+    means = [_region_mean(sims, mids, r) for r in RADII]
+    base = float(np.mean(sims)) if len(sims) else 0.0
+    return lambda t: np.array([m(t) for m in means]) - base
 
 
-def region(sent_start: np.ndarray, sent_end: np.ndarray, first: int, last: int
+def span_context(sent_start: np.ndarray, sent_end: np.ndarray, first: int, last: int
            ) -> tuple[int, int]:
     """[lo, hi) sentence range of a candidate: its span and CONTEXT s each side, capped."""
     a, b = sent_start[first] - CONTEXT, sent_end[last] + CONTEXT
@@ -162,42 +159,29 @@ def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
     return Index({"video": name, "duration": lay["duration"]}, arrays)
 
 
-def inside(a: float, b: float, gt: list) -> float:
-    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in gt)
-
-
-def merged(gt: list) -> list:
-    out = []
-    for s, e in sorted(gt):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return out
-
-
 def query_record(idx: Index, sent_adapted: np.ndarray, encoder, text: str, gt: list, cfg,
                  top: int) -> dict | None:
     q = encoder.encode(text, visual_on=False)
-    tokens, special, tok, _ = encoder._forward(text)
+    _, special, tok, _ = encoder._forward(text)
     words = tok[~np.asarray(special, bool)]
     if len(words) == 0:
         return None
     ranked = sorted(rank_spans(idx, q, cfg.query, None), key=lambda r: -r.score)[:top]
     ranked = [r for r in ranked if r.first >= 0]
-    gt = merged(gt)
+    gt = SCORE.merge(gt)
     sims = sent_adapted @ q.vector
     at = surroundings(sims, (idx.sent_start + idx.sent_end) / 2)
     cands = []
     for rank, r in enumerate(ranked):
-        lo, hi = region(idx.sent_start, idx.sent_end, r.first, r.last)
+        lo, hi = span_context(idx.sent_start, idx.sent_end, r.first, r.last)
         s0, s1 = idx.sent_start[lo:hi], idx.sent_end[lo:hi]
-        sent_in = np.array([inside(a, b, gt) >= 0.5 * max(b - a, 1e-6) for a, b in zip(s0, s1)])
+        sent_in = np.array([SCORE.inside((a, b), gt) >= 0.5 * max(b - a, 1e-6)
+                            for a, b in zip(s0, s1)])
         cands.append({"lo": lo, "hi": hi, "first": r.first, "last": r.last,
                       "feats": features(r.score, r.own, r.end - r.start, rank, top,
-                                               at((r.start + r.end) / 2)),
+                                        at((r.start + r.end) / 2)),
                       "score": r.score, "start": r.start, "end": r.end,
-                      "gain": inside(r.start, r.end, gt) / max(r.end - r.start, 1e-6),
+                      "gain": SCORE.inside((r.start, r.end), gt) / max(r.end - r.start, 1e-6),
                       "sent_in": sent_in})
     return {"qrows": query_rows(words), "cands": cands,
             "sims": sims.astype(np.float32)}
@@ -207,7 +191,7 @@ def build_split(files: list[Path], bm, cfg, encoder, tmodel, store: Path, top: i
     store.mkdir(parents=True, exist_ok=True)
     meetings, queries, offset, sent_all = [], [], 0, []
     lrn = encoder.learned
-    for m, f in enumerate(files):
+    for f in files:
         t0 = time.time()
         lay = meeting_layout(f, bm)
         idx = layout_index(f.stem, lay, tmodel, cfg, store)
@@ -320,7 +304,7 @@ def scored(model: TorchReranker, queries: list[dict], sent_table: np.ndarray, ch
     with torch.no_grad():
         for b in range(0, len(queries), chunk):
             part = queries[b:b + chunk]
-            inputs, _, owner = batch_tensors(part, sent_table)
+            inputs = batch_tensors(part, sent_table)[0]
             delta = model(*inputs)[0].numpy()
             pos = 0
             for q in part:

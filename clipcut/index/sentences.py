@@ -126,9 +126,10 @@ def extend_to_speech(sents: list[Sentence], silences: np.ndarray, min_silence: f
                      reach: float = 1.5) -> list[Sentence]:
     """Move each sentence's edges out to the speech around it: its start back to the end of
     the pause before it, its end on to the start of the pause after it, when that pause (of
-    at least ``min_silence`` s) is within ``reach`` s and no other sentence lies between. ASR drops short openers ("Um,",
-    "And uh,") and trailing words and times first words late, so the words alone start a
-    sentence after its speech does; the measured pause says where the speech really starts."""
+    at least ``min_silence`` s) is within ``reach`` s and no other sentence lies between.
+    ASR drops short openers ("Um,", "And uh,") and trailing words and times first words
+    late, so the words alone start a sentence after its speech does; the measured pause
+    says where the speech really starts."""
     sil = np.asarray(silences, dtype=np.float64).reshape(-1, 2)
     sil = sil[sil[:, 1] - sil[:, 0] >= min_silence]
     if not len(sil) or not sents:
