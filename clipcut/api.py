@@ -14,7 +14,7 @@ from .cut import cut_clips
 from .errors import ClipcutError
 from .index.pipeline import IndexRequest, Reporter, find_current, index_video, media_files
 from .query import pipeline as qpipe
-from .query import clip_text, learned, timephrase
+from .query import clip_text, confidence, learned, timephrase
 from .query.encoder import EncodedQuery, QueryEncoder, clip_text_vector
 from .library import catalog
 from .library import search as lsearch
@@ -136,11 +136,14 @@ def _check_query(query: str, n: int) -> str:
 
 def search(target: str | Path, query: str, cfg: Config, n: int = 5,
            req: IndexRequest = IndexRequest(), reporter: Reporter | None = None,
-           filters: Filters = Filters(), library: str | None = None) -> SearchResult:
+           filters: Filters = Filters(), library: str | None = None,
+           keep_weak: bool = False) -> SearchResult:
     """Rank clips of one recording (indexed first when needed), of a library (a folder with a
     ``.clipcut/`` library at or above it: one nearest-neighbour search, then stage 2 on the
     recordings holding the best candidates), or of every indexed recording in a folder.
-    ``library`` is a Milvus URI (None: the library's own backend, or $CLIPCUT_LIBRARY)."""
+    ``library`` is a Milvus URI (None: the library's own backend, or $CLIPCUT_LIBRARY).
+    Clips under ``cfg.query.min_confidence`` are dropped, or kept and marked with
+    ``keep_weak``."""
     query = _check_query(query, n)
     target = Path(target)
     if target.is_dir():
@@ -171,7 +174,8 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording,
                                        region=len(indexes) == 1))
-    clips = qpipe.select_clips(ranked, cfg.query, n)
+    calibrator = confidence.load(cfg.query.confidence_weights)
+    clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},
                         [i.meta["video"] for i in indexes])

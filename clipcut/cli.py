@@ -224,11 +224,14 @@ def _fmt_time(t: float) -> str:
 
 def _json(result, target: Path) -> str:
     clips = [{"rank": c.rank, "video": c.video, "start": round(c.start, 3), "end": round(c.end, 3),
-              "score": round(c.score, 4), "file": c.file, "text": c.text,
+              "score": round(c.score, 4),
+              "confidence": None if c.confidence is None else round(c.confidence, 4),
+              "weak": c.weak, "file": c.file, "text": c.text, "evidence": c.evidence,
               "modality": {k: round(v, 4) for k, v in sorted(c.modality.items())}}
              for c in result.clips]
+    found = any(not c.weak for c in result.clips)
     return json.dumps({"video": str(target), "query": result.query,
-                       "status": "ok" if clips else "no_match", "clips": clips},
+                       "status": "ok" if found else "no_match", "clips": clips},
                       ensure_ascii=False, indent=2)
 
 
@@ -243,15 +246,19 @@ def _table(result) -> None:
         table.add_column("recording")
     for name in ("start", "end", "len"):
         table.add_column(name, justify="right")
-    table.add_column("score", justify="right")
+    table.add_column("conf", justify="right")
     table.add_column("text", overflow="fold", ratio=1)
+    table.add_column("matched", overflow="fold")
     table.add_column("file")
     for c in result.clips:
         text = c.text if len(c.text) <= 160 else c.text[:157] + "..."
+        conf = f"{c.confidence:.2f}" if c.confidence is not None else f"{c.score:.3f}"
         row = [str(c.rank)] + ([Path(c.video).name] if many else [])
-        row += [_fmt_time(c.start), _fmt_time(c.end), f"{c.end - c.start:.1f}s", f"{c.score:.3f}",
-                text, Path(c.file).name if c.file else "-"]
-        table.add_row(*row)
+        row += [_fmt_time(c.start), _fmt_time(c.end), f"{c.end - c.start:.1f}s",
+                conf + (" weak" if c.weak else ""), text,
+                " ".join(c.evidence.get("words", [])) or "-",
+                Path(c.file).name if c.file else "-"]
+        table.add_row(*row, style="dim" if c.weak else None)
     Console(soft_wrap=False).print(table)
 
 
@@ -267,7 +274,8 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           min_len: Optional[float] = typer.Option(None, "--min-len", help="Shortest clip, s."),
           max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
-          threshold: Optional[float] = typer.Option(None, "--threshold", help="Confidence threshold (cosine units)."),
+          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default 0.2 from config). No clip left: exit 1."),
+          keep_weak: bool = typer.Option(False, "--all", help="Keep clips under --min-confidence (marked weak) up to -n; the exit code still says whether one reached it."),
           in_glob: Optional[str] = typer.Option(None, "--in", help="Folder or library: only recordings whose path inside it matches this glob."),
           since: Optional[str] = typer.Option(None, "--since", help="Folder or library: only recordings created on or after this date (YYYY-MM-DD)."),
           until: Optional[str] = typer.Option(None, "--until", help="Folder or library: only recordings created on or before this date."),
@@ -286,7 +294,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
 
     cfg = load_config(config)
     changes = {k: v for k, v in {"min_len": min_len, "max_len": max_len, "pad": pad,
-                                 "min_score": threshold}.items() if v is not None}
+                                 "min_confidence": min_confidence}.items() if v is not None}
     if changes:
         cfg = cfg.with_section("query", **changes)
     if copy:
@@ -300,7 +308,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights)
     rep = _reporter(quiet, target.name)
     try:
-        result = search(target, text, cfg, n, req, rep, filters, library)
+        result = search(target, text, cfg, n, req, rep, filters, library, keep_weak)
     finally:
         getattr(rep, "close", lambda: None)()
     log.info("query %r: k=%d tokens=%s weights=%s%s", result.semantic, result.k,
@@ -312,9 +320,11 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
         print(_json(result, target))
     elif result.clips:
         _table(result)
-    if not result.clips:
-        if as_json:
-            print("clipcut: No matching segments found", file=sys.stderr)
+    if not any(not c.weak for c in result.clips):
+        if as_json or result.clips:
+            print("clipcut: No matching segments found" + (
+                f" (no clip reaches --min-confidence {cfg.query.min_confidence:g})"
+                if result.clips else ""), file=sys.stderr)
         else:
             print("No matching segments found")
         raise typer.Exit(1)

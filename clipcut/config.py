@@ -83,8 +83,8 @@ class QueryOptions:
     span_floor: float
     region: float
     region_weight: float
-    min_score: float
-    relative_score: float
+    min_confidence: float
+    confidence_weights: str
     relative_own: float
     min_len: float
     max_len: float
@@ -211,6 +211,7 @@ def _verify(cfg: Config) -> None:
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
         (cfg.query.region > 0 and cfg.query.region_weight >= 0,
          "[query] need region > 0 and region_weight >= 0"),
+        (0 <= cfg.query.min_confidence <= 1, "[query] min_confidence must be in [0, 1]"),
     ]
     for ok, message in checks:
         if not ok:

@@ -32,6 +32,9 @@ class Clip:
     modality: dict[str, float] = field(default_factory=dict)
     rank: int = 0
     file: str | None = None
+    confidence: float | None = None  # calibrated probability that the clip answers the query
+    weak: bool = False               # under the confidence floor (kept only on request)
+    evidence: dict = field(default_factory=dict)  # best sentence, query words found
 
     @property
     def duration(self) -> Seconds:

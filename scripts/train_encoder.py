@@ -557,6 +557,8 @@ def main() -> int:
     ap.add_argument("--check", type=Path, default=ROOT / "tests" / "data" / "encoder_check.json",
                     help="where to record a small validation check for the tests")
     ap.add_argument("--check-meeting", default="ES2006a")
+    ap.add_argument("--fold", default="", help="K/N: train on the train meetings whose sorted "
+                    "position modulo N is not K (out-of-fold encoders for later stages)")
     args = ap.parse_args()
 
     if args.media and not args.val_media:
@@ -572,6 +574,9 @@ def main() -> int:
     val = cached_features(sorted(args.val.glob("*.json")), args.features, bm, enc, args.seed, 0)
     if args.no_weak:
         train = dict(train, queries=[q for q in train["queries"] if q["type"] != "weak"])
+    if args.fold:
+        k, n = (int(x) for x in args.fold.split("/"))
+        train = dict(train, queries=[q for q in train["queries"] if q["meeting"] % n != k])
     n_types = Counter(q["type"] for q in train["queries"])
     log(f"train: {len(train['files'])} meetings, {len(train['win'])} windows, {dict(n_types)}; "
         f"val: {len(val['files'])} meetings, {len(val['queries'])} queries")

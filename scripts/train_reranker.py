@@ -54,6 +54,8 @@ from clipcut.api import _encoder  # noqa: E402
 from clipcut.cache import Index  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 from clipcut.index.pipeline import text_arrays  # noqa: E402
+from clipcut.query import learned  # noqa: E402
+from clipcut.query.encoder import QueryEncoder  # noqa: E402
 from clipcut.query.pipeline import _region_mean, rank_spans  # noqa: E402
 
 TAU = 0.05
@@ -187,12 +189,14 @@ def query_record(idx: Index, sent_adapted: np.ndarray, encoder, text: str, gt: l
             "sims": sims.astype(np.float32)}
 
 
-def build_split(files: list[Path], bm, cfg, encoder, tmodel, store: Path, top: int) -> dict:
+def build_split(files: list[Path], bm, cfg, encoders, tmodel, store: Path, top: int) -> dict:
+    """``encoders(m)``: the query encoder that scores the m-th meeting."""
     store.mkdir(parents=True, exist_ok=True)
     meetings, queries, offset, sent_all = [], [], 0, []
-    lrn = encoder.learned
-    for f in files:
+    for m, f in enumerate(files):
         t0 = time.time()
+        encoder = encoders(m)
+        lrn = encoder.learned
         lay = meeting_layout(f, bm)
         idx = layout_index(f.stem, lay, tmodel, cfg, store)
         adapted = lrn.adapt_text(idx.sent_emb)
@@ -211,16 +215,16 @@ def build_split(files: list[Path], bm, cfg, encoder, tmodel, store: Path, top: i
     return {"sent": np.concatenate(sent_all), "queries": queries, "meetings": meetings}
 
 
-def cached_split(files: list[Path], args, bm, cfg, encoder, tmodel) -> dict:
+def cached_split(files: list[Path], args, bm, cfg, encoders, tmodel, scorer: str) -> dict:
+    """``scorer`` names what ``encoders`` give (for the cache key)."""
     key = hashlib.sha256(json.dumps([[f.name, f.stat().st_size] for f in files]
-                                    + [args.top, CONTEXT, MAX_SENTENCES,
-                                       encoder.learned.provenance.get("commit", ""),
+                                    + [args.top, CONTEXT, MAX_SENTENCES, scorer,
                                        cfg.query.region, cfg.query.region_weight, 2]
                                     ).encode()).hexdigest()[:16]
     path = args.data / f"split-{key}.pt"
     if path.exists():
         return torch.load(path, weights_only=False)
-    data = build_split(files, bm, cfg, encoder, tmodel, args.data / "meetings", args.top)
+    data = build_split(files, bm, cfg, encoders, tmodel, args.data / "meetings", args.top)
     torch.save(data, path)
     return data
 
@@ -409,6 +413,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "clipcut-rerank")
     ap.add_argument("--top", type=int, default=40, help="candidates reranked per query")
     ap.add_argument("--data-only", action="store_true")
+    ap.add_argument("--folds", type=Path, help="folder of fold-K.npz (`train_encoder.py --fold "
+                    "K/N`): train candidates scored out of fold")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=16)
@@ -425,8 +431,18 @@ def main() -> int:
     bm = bench_text_tools(BENCH if (BENCH / "build_media.py").exists() else args.train.parent)
     tmodel = models.load_text_model("")
     encoder = _encoder(cfg, "")
-    train = cached_split(sorted(args.train.glob("*.json")), args, bm, cfg, encoder, tmodel)
-    val = cached_split(sorted(args.val.glob("*.json")), args, bm, cfg, encoder, tmodel)
+    shipped = encoder.learned.provenance.get("commit", "")
+    if args.folds:  # each train meeting scored by an encoder never trained on it
+        n = len(list(args.folds.glob("fold-*.npz")))
+        folds = [QueryEncoder(encoder.model, cfg.query.crisp_k, cfg.query.crisp_mix,
+                              learned.load(str(args.folds / f"fold-{k}.npz"))) for k in range(n)]
+        train = cached_split(sorted(args.train.glob("*.json")), args, bm, cfg,
+                             lambda m: folds[m % n], tmodel, f"folds:{args.folds.name}:{n}")
+    else:
+        train = cached_split(sorted(args.train.glob("*.json")), args, bm, cfg,
+                             lambda m: encoder, tmodel, shipped)
+    val = cached_split(sorted(args.val.glob("*.json")), args, bm, cfg, lambda m: encoder,
+                       tmodel, shipped)
     log(f"data: train {len(train['queries'])} queries, val {len(val['queries'])} "
         f"({time.time() - t_start:.0f} s)")
     if args.data_only:

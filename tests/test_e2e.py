@@ -119,10 +119,10 @@ def test_time_phrase_moves_the_answer(indexed):
     # the same vague request lands at opposite ends of the talk, led by the time phrase alone
     first, last = indexed.topics["pricing"], indexed.topics["football"]
     rc, data, _ = query_json(indexed.video, "what they said near the end", "-n", "1",
-                             "--no-cut", "--threshold", "0")
+                             "--no-cut", "--min-confidence", "0")
     assert rc == 0 and data["clips"][0]["end"] >= last[0]
     rc, data, _ = query_json(indexed.video, "what they said near the beginning", "-n", "1",
-                             "--no-cut", "--threshold", "0")
+                             "--no-cut", "--min-confidence", "0")
     assert rc == 0 and data["clips"][0]["start"] <= first[1]
 
 

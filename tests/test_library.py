@@ -101,8 +101,8 @@ def test_library_lifecycle(source, tmp_path):
     assert sum(st["totals"]["rows"].values()) == sum(cache_rows(lib / n) for n in RECORDINGS)
 
     # found from a subfolder, like git: the query covers that subfolder only
-    # (the pricing talk is not there: no threshold, so the best of what is there comes back)
-    assert top_video(lib / "sub", QUERIES["sales.mp4"], "--threshold", "-1").startswith(
+    # (the pricing talk is not there: no confidence floor, so the best of what is there comes back)
+    assert top_video(lib / "sub", QUERIES["sales.mp4"], "--min-confidence", "0").startswith(
         str(lib / "sub"))
     # one recording of the library queried alone still works
     assert top_video(lib / "sales.mp4", QUERIES["sales.mp4"]) == str(lib / "sales.mp4")
@@ -188,12 +188,12 @@ def test_filters(source, tmp_path):
     q = QUERIES["sales.mp4"]  # pricing talk lives in sales.mp4 only
     assert top_video(lib, q) == str(lib / "sales.mp4")
     # --in: only recordings whose path inside the library matches
-    assert top_video(lib, q, "--in", "sub/*", "--threshold", "-1").startswith(str(lib / "sub"))
+    assert top_video(lib, q, "--in", "sub/*", "--min-confidence", "0").startswith(str(lib / "sub"))
     rc, data, _ = query_json(lib, q, "--in", "nothing-*", "--no-cut")
     assert rc == 1 and data["status"] == "no_match"
     # --since / --until: the creation_time tag (match.mp4 has none: its file time, today);
     # the pricing query then has to answer from the recordings those dates let through
-    anyway = ("--threshold", "-1")
+    anyway = ("--min-confidence", "0")
     in_2024 = top_video(lib, q, "--since", "2024-02-01", "--until", "2024-12-31", *anyway)
     assert in_2024 in (str(lib / "sub" / "kitchen.mp4"), str(lib / "sub/deeper/stars.mp4"))
     assert top_video(lib, QUERIES["sub/kitchen.mp4"], "--until", "2024-01-10", *anyway) == \

@@ -50,7 +50,7 @@ def test_visual_path_indexes_frames_and_scores_them(recording, random_clip_weigh
     assert np.abs(idx.scenes - np.array(recording.scene_cuts)).max() <= 1.0
     # a query now carries a visual share of the score
     rc, data, err = query_json(video, "show the slide on the screen with the football match",
-                               "--no-cut", "-n", "1", "--threshold", "-1")
+                               "--no-cut", "-n", "1", "--min-confidence", "0")
     assert rc == 0, err
     assert data["clips"][0]["modality"]["visual"] != 0.0
     # indexing exported the CLIP text tower: the query ran without torch or open_clip
@@ -165,7 +165,7 @@ def test_video_without_audio_or_captions_is_searched_on_its_frames(random_clip_w
     idx = cache.load(cache.sidecar_path(video))
     assert idx.meta["modalities"] == {"text": False, "visual": True, "audio": False}
     assert idx.meta["models"]["transcript"] == "none" and len(idx.sent_text) == 0
-    rc, data, err = query_json(video, "a colourful test pattern", "--no-cut", "--threshold", "-1")
+    rc, data, err = query_json(video, "a colourful test pattern", "--no-cut", "--min-confidence", "0")
     assert rc == 0, err
     assert data["clips"] and all(c["modality"]["visual"] != 0 for c in data["clips"])
     assert all(c["modality"].get("text", 0) == 0 for c in data["clips"])

@@ -9,7 +9,7 @@ import numpy as np
 from ..cache import Index
 from ..config import QueryOptions
 from ..types import Clip
-from . import boundaries, retrieve, select, timephrase
+from . import boundaries, confidence, retrieve, select, timephrase
 from .encoder import EncodedQuery, normalize
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ class Ranked:
     parts: dict
     index: Index
     own: float = 0.0  # the span's own sentence similarity (no neighbours, no lexical score)
+    region: float = 0.0        # how much more than usual the discussion around it matches
+    region_added: float = 0.0  # what of that the score holds (0 when several recordings rank)
+    rec: confidence.Recording | None = None  # the query's similarities in this recording
 
 
 def _available_weights(weights: dict, available: dict) -> dict:
@@ -91,8 +94,10 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     sims = sent_emb @ q.vector if has_text else np.zeros(0)
     baseline = float(np.mean(sims)) if len(sims) else 0.0
     mid_s = (idx.sent_start + idx.sent_end) / 2
-    around = _region_mean(sims, mid_s, opt.region) \
-        if region and has_text and opt.region_weight else None
+    around = _region_mean(sims, mid_s, opt.region) if has_text else None
+    rec = confidence.recording_stats(
+        sims, idx.word_stems, confidence.query_words(q.text), idx.duration,
+        confidence.cohort_stats(q.vector, q.learned.adapt_text if q.learned else None))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
@@ -106,13 +111,14 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
             first, last = int(members[i0]), int(members[i1])
             start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
             fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
-            if around is not None:
-                fine_text += opt.region_weight * (around((start + end) / 2) - baseline)
+            near = around((start + end) / 2) - baseline
+            added = w_text * opt.region_weight * near if region else 0.0
+            fine_text += opt.region_weight * near if region else 0.0
         else:
             first = last = -1
             start, end = float(wins[j, 0]), float(wins[j, 1])
             fine_text = float(text[j])
-            span_sim = 0.0
+            span_sim = near = added = 0.0
         vis_span = vis[j]
         if use_vis and len(idx.frame_times):
             inside = (idx.frame_times >= start) & (idx.frame_times < end)
@@ -123,7 +129,8 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         tprior = opt.time_weight * (timephrase.prior_weights(
             prior, np.array([(start + end) / 2]), idx.duration, opt.time_sigma)[0] - 1)
         out.append(Ranked(idx.meta["video"], first, last, start, end,
-                          sum(parts.values()) + float(tprior), parts, idx, float(span_sim)))
+                          sum(parts.values()) + float(tprior), parts, idx, float(span_sim),
+                          float(near), float(added), rec))
     return out
 
 
@@ -148,20 +155,27 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
     return replace(r, first=first, last=last, start=start, end=end, score=score)
 
 
-def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
-    """Best-first: drop weak, overlapping and repeated spans; keep ``n``."""
+@dataclass(frozen=True)
+class Chosen:
+    """A selected span with its confidence signals (``confidence.SIGNALS``) and confidence
+    (nan without a calibrator)."""
+
+    ranked: Ranked
+    signals: np.ndarray
+    confidence: float
+
+
+def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
+           calibrator: confidence.Calibrator | None, keep_weak: bool = False) -> list[Chosen]:
+    """Best-first: snap each span, drop overlapping, repeated and (unless ``keep_weak``)
+    unconfident ones; keep ``n``."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
-    best = ranked[0].score if ranked else 0.0
-    # relative to the best score only when it is positive (a fraction of a negative one lies above it)
-    floor = max(opt.min_score, opt.relative_score * best) if best > 0 else opt.min_score
     best_own = max((r.own for r in ranked), default=0.0)
     own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
-    kept: list[Ranked] = []
+    kept: list[Chosen] = []
     spans: dict[str, list[tuple[float, float]]] = {}
     vecs: list[np.ndarray] = []
     for r in ranked:
-        if r.score < floor:
-            break
         if r.own < own_floor:
             continue  # carried by its neighbours' scores; its own sentences do not match
         r = _snap(r, opt)
@@ -171,16 +185,47 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int) -> list[Clip]:
             else np.zeros(1)
         if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
             continue
-        kept.append(r)
+        x = confidence.signals(r.rec, r.first, r.last, r.score - r.region_added, r.region,
+                               _text(r)) if r.rec is not None else np.zeros(0)
+        p = float(calibrator.probability(x)[0]) if calibrator is not None and len(x) \
+            else float("nan")
+        if not keep_weak and p < opt.min_confidence:
+            continue
+        kept.append(Chosen(r, x, p))
         spans.setdefault(r.video, []).append((r.start, r.end))
         if len(vec) > 1:
             vecs.append(vec)
         if len(kept) == n:
             break
-    kept.sort(key=lambda r: (-r.score, r.video, r.start))
+    kept.sort(key=lambda c: (-c.ranked.score, c.ranked.video, c.ranked.start))
+    return kept
+
+
+def _text(r: Ranked) -> str:
+    return " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
+
+
+def _evidence(r: Ranked) -> dict:
+    """The sentence that matched best and the query words found in the clip."""
+    if r.first < 0 or r.rec is None:
+        return {}
+    best = r.first + int(np.argmax(r.rec.sims[r.first:r.last + 1]))
+    return {"sentence": str(r.index.sent_text[best]),
+            "sentence_start": round(float(r.index.sent_start[best]), 3),
+            "words": confidence.words_in(r.rec.words, _text(r))}
+
+
+def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
+                 calibrator: confidence.Calibrator | None = None,
+                 keep_weak: bool = False) -> list[Clip]:
+    """The final clips, best first, each with its confidence and evidence; clips under
+    ``opt.min_confidence`` are dropped, or kept and marked weak with ``keep_weak``."""
     clips = []
-    for rank, r in enumerate(kept, 1):
-        text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
-        clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=text,
-                          modality=dict(r.parts), rank=rank))
+    for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak), 1):
+        r = c.ranked
+        clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=_text(r),
+                          modality=dict(r.parts), rank=rank,
+                          confidence=None if np.isnan(c.confidence) else c.confidence,
+                          weak=bool(c.confidence < opt.min_confidence),
+                          evidence=_evidence(r)))
     return clips

@@ -1,0 +1,177 @@
+"""Calibrated confidence: the probability that a clip is relevant (at least half of it inside
+a span that answers the query), from what the ranker knows about the clip, its recording and
+the query. A logistic model over a few standardized signals, fitted on qmsum-train by
+``scripts/train_confidence.py`` and shipped in ``clipcut/weights/confidence.json``.
+
+The signals do not depend on what else was ranked (no rank, no share of the best clip), so a
+clip gets the same confidence whether one recording or a whole library was searched, and
+clips of different recordings compare fairly.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from .encoder import lexical_terms
+
+PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
+# A cohort of 2,106 sentences of qmsum-train meetings (13 per meeting, 6 words or more; MiniLM
+# embeddings, fp16): how well the query matches ordinary meeting talk, to judge how far above
+# that the recording's best match stands (cohort score normalization).
+COHORT = PACKAGED.with_name("cohort.npy")
+
+# Words that say how to ask rather than what to find ("what did the group discuss about ...").
+FILLER = frozenset("""
+discuss discussed discussing discussion discussions talk talked talking talks say said
+says think thought thinks opinion opinions view views meeting meetings group team people
+summarize summarise summary mention mentioned decide decided decision decisions agree
+agreed propose proposed part parts kind like also well whole include included including
+according overall general generally specific way ways thing things something anything
+""".split())
+
+# Every signal computed for a clip; a calibration names the ones it uses.
+SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
+           "lexical", "coverage", "n_terms", "log_duration", "cohort_z", "cohort_gap")
+
+
+def stem(word: str) -> str:
+    """A crude stem for matching query words in transcripts (``prices`` ~ ``price`` ~
+    ``priced``): a common ending and a final e dropped, at most 7 letters kept."""
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix) and not word.endswith("ss"):
+            word = word[:-len(suffix)]
+            break
+    return (word[:-1] if len(word) > 3 and word.endswith("e") else word)[:7]
+
+
+def query_words(text: str) -> tuple[str, ...]:
+    """The query's content words, in order, without fillers or repeats."""
+    seen, out = set(), []
+    for w in lexical_terms(text):
+        if w in FILLER or len(w) < 3 or w in seen:
+            continue
+        seen.add(w)
+        out.append(w)
+    return tuple(out)
+
+
+def stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def words_in(words: tuple[str, ...], text: str | frozenset[str]) -> list[str]:
+    """The query words (by crude stem) that occur in ``text`` (or among these stems)."""
+    found = stems(text) if isinstance(text, str) else text
+    return [w for w in words if stem(w) in found]
+
+
+@dataclass
+class Recording:
+    """Per query and recording: the sentence similarities and what is known about them."""
+
+    sims: np.ndarray        # query similarity of every sentence
+    mean: float
+    std: float
+    top: float              # the best sentence similarity in the recording
+    coverage: float         # share of the query words found anywhere in the recording
+    duration: float
+    words: tuple[str, ...]
+    cohort: tuple[float, float, float] = (0.0, 1.0, 0.0)  # mean, std, 99th percentile
+
+
+@functools.lru_cache(maxsize=4)
+def _cohort(adapt) -> np.ndarray:
+    try:
+        raw = np.load(COHORT).astype(np.float32)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the confidence cohort {COHORT}: {exc}; reinstall "
+                         "clipcut") from None
+    return adapt(raw) if adapt is not None else raw
+
+
+def cohort_stats(vector: np.ndarray, adapt=None) -> tuple[float, float, float]:
+    """(mean, std, 99th percentile) of the query's similarity to the cohort sentences, as
+    the recording's sentences are embedded (``adapt``: the trained text adapter)."""
+    cohort = _cohort(adapt)
+    if cohort.shape[1] != len(vector):  # another text model: no cohort (nor calibration) for it
+        return 0.0, 1.0, 0.0
+    sims = cohort @ vector
+    return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
+
+
+def recording_stats(sims: np.ndarray, word_stems: frozenset[str], words: tuple[str, ...],
+                    duration: float, cohort: tuple[float, float, float]) -> Recording:
+    # a query without content words ("summarize the meeting") misses none of them
+    coverage = len(words_in(words, word_stems)) / len(words) if words else 1.0
+    return Recording(sims, float(np.mean(sims)) if len(sims) else 0.0,
+                     float(np.std(sims)) if len(sims) else 0.0,
+                     float(np.max(sims)) if len(sims) else 0.0, coverage, duration, words,
+                     cohort)
+
+
+def signals(rec: Recording, first: int, last: int, base: float, region: float, text: str
+            ) -> np.ndarray:
+    """The signal vector (``SIGNALS`` order) of the clip spanning sentences first..last."""
+    span = rec.sims[first:last + 1] if first >= 0 else np.zeros(1)
+    own, peak = float(np.mean(span)), float(np.max(span))
+    spread = max(rec.std, 1e-3)
+    lexical = len(words_in(rec.words, text)) / len(rec.words) if rec.words else 1.0
+    return np.array([base, region, own, peak, (own - rec.mean) / spread,
+                     (peak - rec.mean) / spread, peak - rec.top, rec.mean, lexical,
+                     rec.coverage, math.log1p(len(rec.words)),
+                     math.log(max(rec.duration, 1.0) / 60.0),
+                     (peak - rec.cohort[0]) / rec.cohort[1], peak - rec.cohort[2]],
+                    dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Logistic regression over the standardized ``features`` (names from ``SIGNALS``)."""
+
+    features: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    bias: float
+    provenance: dict
+
+    def probability(self, signals: np.ndarray) -> np.ndarray:
+        """P(relevant) of each row of ``signals`` (all of ``SIGNALS``, in order)."""
+        x = np.atleast_2d(signals)[:, [SIGNALS.index(f) for f in self.features]]
+        return 1.0 / (1.0 + np.exp(-(((x - self.center) / self.scale) @ self.coef + self.bias)))
+
+
+def save(path: Path, features, center, scale, coef, bias: float, provenance: dict) -> None:
+    doc = {"features": list(features), "center": [float(v) for v in center],
+           "scale": [float(v) for v in scale], "coef": [float(v) for v in coef],
+           "bias": float(bias), "provenance": provenance}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+
+
+@functools.lru_cache(maxsize=4)
+def load(path: str = "") -> Calibrator:
+    """The calibration at ``path`` (empty: the one shipped in the package)."""
+    where = Path(path) if path else PACKAGED
+    try:
+        doc = json.loads(where.read_text())
+        arrays = [np.asarray(doc[k], dtype=np.float64) for k in ("center", "scale", "coef")]
+        bias = float(doc["bias"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"cannot read the confidence calibration {where}: {exc}; reinstall "
+                         "clipcut") from None
+    features = tuple(doc.get("features") or ())
+    if not features or not set(features) <= set(SIGNALS) \
+            or any(a.shape != (len(features),) for a in arrays) \
+            or not all(np.all(np.isfinite(a)) for a in arrays) or np.any(arrays[1] <= 0):
+        raise ModelError(f"the confidence calibration {where} does not fit this clipcut "
+                         "(features differ); reinstall clipcut")
+    return Calibrator(features, *arrays, bias, doc.get("provenance", {}))

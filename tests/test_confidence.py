@@ -1,0 +1,137 @@
+"""Calibrated confidence and "no match": the shipped calibration on the generated talk (four
+topics, known sentences), paraphrases that share no content word with what is said, and
+queries about things the talk never mentions."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipcut.config import load_config
+from clipcut.query import confidence
+
+from .conftest import query_json, run_cli
+
+# A paraphrase of each topic of the talk: no content word (nor its crude stem) is spoken.
+PARAPHRASES = {
+    "pricing": "a shopper unhappy about the amount they have to pay",
+    "astronomy": "gazing at celestial objects through an optical instrument",
+    "cooking": "kitchen instructions for preparing a meal",
+    "football": "the result of a soccer game",
+}
+FLOOR = load_config().query.min_confidence
+OFF_TOPIC = ["quantum chromodynamics lattice gauge theory",
+             "ancient Egyptian pharaohs and their tombs",
+             "knitting a wool scarf for winter"]
+
+
+def spoken_stems(recording) -> set[str]:
+    return set(confidence.stems(" ".join(s.text for s in recording.sentences)))
+
+
+def test_paraphrases_share_no_content_word_with_the_talk(recording):
+    spoken = spoken_stems(recording)
+    for text in PARAPHRASES.values():
+        assert not [w for w in confidence.query_words(text) if confidence.stem(w) in spoken], text
+
+
+@pytest.mark.parametrize("topic", sorted(PARAPHRASES))
+def test_paraphrase_is_found_with_confidence(indexed, topic):
+    rc, data, err = query_json(indexed.video, PARAPHRASES[topic], "-n", "3", "--no-cut")
+    assert rc == 0, err
+    top = data["clips"][0]
+    a, b = indexed.topics[topic]
+    mid = (top["start"] + top["end"]) / 2
+    assert a <= mid <= b, (topic, top)
+    assert all(0.0 <= c["confidence"] <= 1.0 and not c["weak"] for c in data["clips"])
+    # best clip first; evidence names a sentence of the clip
+    assert top["evidence"]["sentence"] in top["text"]
+    # query words heard in the clip (none are in the script; the ASR may split a word)
+    assert set(top["evidence"]["words"]) <= set(confidence.query_words(PARAPHRASES[topic]))
+
+
+@pytest.mark.parametrize("text", OFF_TOPIC)
+def test_off_topic_query_gets_exit_1(indexed, text):
+    rc, data, _ = query_json(indexed.video, text, "--no-cut")
+    assert rc == 1 and data["status"] == "no_match" and data["clips"] == []
+
+
+def test_all_keeps_weak_clips_marked_and_still_exits_1(indexed, tmp_path):
+    rc, data, err = query_json(indexed.video, OFF_TOPIC[0], "--all", "-n", "3",
+                               "-o", tmp_path / "clips")
+    assert rc == 1 and data["status"] == "no_match", err
+    assert data["clips"] and all(c["weak"] and c["confidence"] < FLOOR for c in data["clips"])
+    assert "min-confidence" in err
+    # --all cuts what it shows: people asked to look anyway
+    assert all(Path(c["file"]).exists() for c in data["clips"])
+
+
+@pytest.mark.parametrize("text", ["price objection and discount", PARAPHRASES["cooking"]])
+def test_clip_list_does_not_pad_itself(indexed, text):
+    """Asked for 10 clips of a two-minute talk, the default returns the confident ones only;
+    --all adds the weak ones, marked."""
+    rc, default, _ = query_json(indexed.video, text, "-n", "10", "--no-cut")
+    rc_all, every, _ = query_json(indexed.video, text, "-n", "10", "--no-cut", "--all")
+    assert rc == 0 and rc_all == 0
+    assert 1 <= len(default["clips"]) < 10
+    assert all(c["confidence"] >= FLOOR and not c["weak"] for c in default["clips"])
+    assert all(c["weak"] == (c["confidence"] < FLOOR) for c in every["clips"])
+    strong = [(c["start"], c["end"]) for c in every["clips"] if not c["weak"]]
+    assert strong == [(c["start"], c["end"]) for c in default["clips"]]
+
+
+def test_evidence_names_the_query_words_heard(indexed):
+    rc, data, _ = query_json(indexed.video, "price objection and discount", "-n", "1",
+                             "--no-cut")
+    assert rc == 0
+    top = data["clips"][0]
+    a, b = indexed.topics["pricing"]
+    assert a <= (top["start"] + top["end"]) / 2 <= b
+    assert {"price", "discount"} <= set(top["evidence"]["words"])
+    assert top["evidence"]["sentence"] in top["text"]
+
+
+def test_min_confidence_floor_moves_the_answer(indexed):
+    text = PARAPHRASES["football"]
+    rc, data, _ = query_json(indexed.video, text, "--no-cut", "-n", "1")
+    assert rc == 0
+    conf = data["clips"][0]["confidence"]
+    rc, data, _ = query_json(indexed.video, text, "--no-cut", "-n", "1",
+                             "--min-confidence", f"{min(conf + 0.01, 1.0):.4f}")
+    assert rc == 1 and data["clips"] == []
+    proc = run_cli("query", indexed.video, text, "--no-cut", "--min-confidence", "1.5")
+    assert proc.returncode == 2 and "min_confidence" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_calibrator_is_a_logistic_model_over_the_signals(tmp_path):
+    path = tmp_path / "cal.json"
+    confidence.save(path, ["peak", "base"], [0.0, 0.5], [1.0, 0.5], [0.0, 1.0], -1.0,
+                    {"note": "hand-set"})
+    cal = confidence.load(str(path))
+    x = np.zeros(len(confidence.SIGNALS))
+    x[confidence.SIGNALS.index("base")] = 1.0      # (1 - 0.5) / 0.5 * 1 - 1 = 0
+    assert cal.probability(x)[0] == pytest.approx(0.5)
+    x[confidence.SIGNALS.index("peak")] = 7.0      # peak's coefficient is 0
+    x[confidence.SIGNALS.index("base")] = 1.5      # 2 - 1 = 1
+    assert cal.probability(x)[0] == pytest.approx(1 / (1 + np.exp(-1)))
+    doc = json.loads(path.read_text())
+    doc["features"] = ["peak", "no such signal"]
+    path.write_text(json.dumps(doc))
+    confidence.load.cache_clear()
+    with pytest.raises(Exception, match="does not fit"):
+        confidence.load(str(path))
+
+
+def test_query_words_and_stems():
+    assert confidence.query_words("What did the group discuss about the prices of remotes?") == \
+        ("prices", "remotes")
+    assert confidence.words_in(("prices", "remotes"), "The price of a remote is high") == \
+        ["prices", "remotes"]
+    assert confidence.words_in(("pricing",), "we priced it") == ["pricing"]
+
+
+def test_shipped_calibration_loads_with_provenance():
+    cal = confidence.load()
+    assert cal.provenance["data"].startswith("qmsum-train")
+    assert 0 < cal.provenance["min_confidence"] < 1
