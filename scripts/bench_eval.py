@@ -42,7 +42,8 @@ def apply_overrides(cfg, items: list[str]):
     return cfg
 
 
-def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False) -> list[dict]:
+def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False,
+                keep_weak: bool = False) -> list[dict]:
     """score.py run lines for every query file in ``media``; ``corpus``: each query asked of
     the whole folder (its library when it has one), clips naming their recording."""
     rows = []
@@ -50,7 +51,8 @@ def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False) -> list[dic
         video = media / qf.name.replace(".queries.jsonl", ".mp4")
         for line in qf.read_text().splitlines():
             q = json.loads(line)
-            clips = api.search(media if corpus else video, q["query"], cfg, n).clips
+            clips = api.search(media if corpus else video, q["query"], cfg, n,
+                               keep_weak=keep_weak).clips
             rows.append({"meeting": q["meeting"], "qid": q["qid"],
                          "clips": [{"start": c.start, "end": c.end, "score": c.score,
                                     "video": c.video} for c in clips]})
@@ -66,12 +68,13 @@ def main() -> int:
     ap.add_argument("--baselines", nargs="*", type=Path, default=[])
     ap.add_argument("--bench", type=Path, default=BENCH)
     ap.add_argument("--corpus", action="store_true", help="ask every query of the whole folder")
+    ap.add_argument("--all", action="store_true", help="keep clips under the confidence floor")
     args = ap.parse_args()
 
     cfg = apply_overrides(load_config(), args.set)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
     t0 = time.time()
-    rows = run_queries(args.media, cfg, args.n, args.corpus)
+    rows = run_queries(args.media, cfg, args.n, args.corpus, args.all)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
     subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",

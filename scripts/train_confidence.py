@@ -159,7 +159,16 @@ def report(name: str, data: dict, cal: confidence.Calibrator, floor: float) -> d
     best = top_confidence(p, data["owner"], len(data["kinds"]))
     rates = no_match_rates(best, data["kinds"], floor)
     log(f"  no match at floor {floor:.3f}: {rates}")
-    return {"ece": round(ece, 4), "no_match": {k: round(v, 4) for k, v in rates.items()}}
+    by_score, by_conf = [], []  # P@5 of the own queries' clips in either order
+    for q in np.flatnonzero(data["kinds"] == "own"):
+        ix = np.flatnonzero(data["owner"] == q)  # stored in score order
+        by_score.append(data["y"][ix][:5].sum() / 5)
+        by_conf.append(data["y"][ix[np.argsort(-p[ix], kind="stable")]][:5].sum() / 5)
+    log(f"  P@5 of own queries ordered by score {np.mean(by_score):.4f}, by confidence "
+        f"{np.mean(by_conf):.4f}")
+    return {"ece": round(ece, 4), "no_match": {k: round(v, 4) for k, v in rates.items()},
+            "p5_by_score": round(float(np.mean(by_score)), 4),
+            "p5_by_confidence": round(float(np.mean(by_conf)), 4)}
 
 
 def main() -> int:

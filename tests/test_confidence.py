@@ -2,15 +2,17 @@
 topics, known sentences), paraphrases that share no content word with what is said, and
 queries about things the talk never mentions."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from clipcut import cache
 from clipcut.config import load_config
 from clipcut.query import confidence
 
-from .conftest import query_json, run_cli
+from .conftest import copy_recording, query_json, run_cli
 
 # A paraphrase of each topic of the talk: no content word (nor its crude stem) is spoken.
 PARAPHRASES = {
@@ -135,3 +137,20 @@ def test_shipped_calibration_loads_with_provenance():
     cal = confidence.load()
     assert cal.provenance["data"].startswith("qmsum-train")
     assert 0 < cal.provenance["min_confidence"] < 1
+
+
+def test_folder_query_gives_a_clip_the_confidence_it_has_alone(indexed, tmp_path):
+    """Confidence does not depend on what else was ranked: the same moment found across a
+    folder (where stage 2 leaves out the surrounding-discussion term) or alone."""
+    folder = tmp_path / "calls"
+    for name in ("a.mp4", "b.mp4"):
+        video = copy_recording(indexed, folder, name)
+        shutil.copy(cache.sidecar_path(Path(indexed.video)), cache.sidecar_path(video))
+    text = PARAPHRASES["astronomy"]
+    rc, alone, _ = query_json(folder / "a.mp4", text, "-n", "1", "--no-cut")
+    rc_folder, both, _ = query_json(folder, text, "-n", "3", "--no-cut")
+    assert rc == 0 and rc_folder == 0
+    a, top = alone["clips"][0], both["clips"][0]
+    assert (top["start"], top["end"]) == (a["start"], a["end"])
+    assert top["confidence"] == a["confidence"]
+    assert Path(top["video"]).name in ("a.mp4", "b.mp4")
