@@ -41,6 +41,11 @@ class SearchResult:
     has_video: dict[str, bool] = field(default_factory=dict)
     searched: list[str] = field(default_factory=list)
 
+    @property
+    def found(self) -> bool:
+        """Whether a clip reached the confidence floor (weak ones are shown only on request)."""
+        return any(not c.weak for c in self.clips)
+
 
 def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
     model = models.load_query_text_model(text_model)

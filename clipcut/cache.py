@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
-import functools
 import hashlib
 import json
 import logging
@@ -63,12 +62,6 @@ class Index:
     @property
     def duration(self) -> float:
         return float(self.meta["duration"])
-
-    @functools.cached_property
-    def word_stems(self) -> frozenset[str]:
-        """Crude stems of every word of the transcript (for query-word evidence)."""
-        from .query.confidence import stems
-        return stems(" ".join(self.arrays["sent_text"].tolist()))
 
 
 def fingerprint(path: Path) -> dict:

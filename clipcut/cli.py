@@ -229,9 +229,8 @@ def _json(result, target: Path) -> str:
               "weak": c.weak, "file": c.file, "text": c.text, "evidence": c.evidence,
               "modality": {k: round(v, 4) for k, v in sorted(c.modality.items())}}
              for c in result.clips]
-    found = any(not c.weak for c in result.clips)
     return json.dumps({"video": str(target), "query": result.query,
-                       "status": "ok" if found else "no_match", "clips": clips},
+                       "status": "ok" if result.found else "no_match", "clips": clips},
                       ensure_ascii=False, indent=2)
 
 
@@ -274,7 +273,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           min_len: Optional[float] = typer.Option(None, "--min-len", help="Shortest clip, s."),
           max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
-          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default 0.2 from config). No clip left: exit 1."),
+          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.287). No clip left: exit 1."),
           keep_weak: bool = typer.Option(False, "--all", help="Keep clips under --min-confidence (marked weak) up to -n; the exit code still says whether one reached it."),
           in_glob: Optional[str] = typer.Option(None, "--in", help="Folder or library: only recordings whose path inside it matches this glob."),
           since: Optional[str] = typer.Option(None, "--since", help="Folder or library: only recordings created on or after this date (YYYY-MM-DD)."),
@@ -320,7 +319,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
         print(_json(result, target))
     elif result.clips:
         _table(result)
-    if not any(not c.weak for c in result.clips):
+    if not result.found:
         if as_json or result.clips:
             print("clipcut: No matching segments found" + (
                 f" (no clip reaches --min-confidence {cfg.query.min_confidence:g})"

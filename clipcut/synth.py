@@ -58,6 +58,18 @@ TOPICS = {
     ],
 }
 
+# Known answers for confidence checks: a paraphrase of each topic that shares no content
+# word (nor its crude stem) with the topic's sentences, and queries about none of them.
+PARAPHRASES = {
+    "pricing": "a shopper unhappy about the amount they have to pay",
+    "astronomy": "gazing at celestial objects through an optical instrument",
+    "cooking": "kitchen instructions for preparing a meal",
+    "football": "the result of a soccer game",
+}
+OFF_TOPIC = ["quantum chromodynamics lattice gauge theory",
+             "ancient Egyptian pharaohs and their tombs",
+             "knitting a wool scarf for winter"]
+
 
 @dataclass(frozen=True)
 class SynthSentence:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_eval import BENCH, apply_overrides  # noqa: E402
-from train_confidence import offtopic_list, reliability  # noqa: E402
+from train_confidence import offtopic_list, other_domain, relevant, reliability  # noqa: E402
 from train_reranker import SCORE  # noqa: E402
 
 from clipcut import api  # noqa: E402
@@ -61,23 +61,15 @@ def offtopic_runs(media: Path, queries: list[dict], written: list[str], per_othe
                   seed: int, cfg) -> list[dict]:
     rng = np.random.default_rng(seed)
     meetings = sorted({q["meeting"] for q in queries})
-    topics = [(SCORE.domain(q["meeting"]), q["query"]) for q in queries
-              if q.get("type") == "topic"]
+    topics = [(q["meeting"], q["query"]) for q in queries if q.get("type") == "topic"]
     rows = []
     for m in meetings:
-        others = [t for d, t in topics if d != SCORE.domain(m)]
-        picked = [others[i] for i in rng.choice(len(others), min(per_other, len(others)),
-                                                replace=False)]
+        picked = other_domain(topics, m, per_other, rng)
         for kind, texts in (("other-domain", picked), ("written", written)):
             for text in texts:
                 rows.append({"meeting": m, "kind": kind, "query": text,
                              "clips": ask(media / f"{m}.mp4", text, cfg, True)})
     return rows
-
-
-def relevant(q: dict, c: dict) -> bool:
-    span = (c["start"], c["end"])
-    return SCORE.inside(span, SCORE.merge(q["gt"])) >= 0.5 * (span[1] - span[0])
 
 
 def best(run_row: dict, key: str) -> float:
@@ -105,12 +97,12 @@ def main() -> int:
             "".join(json.dumps(r) + "\n" for r in run))
     print(f"{len(queries)} own queries in {time.time() - t0:.0f} s", file=sys.stderr)
 
-    by_id = {(q["meeting"], q["qid"]): q for q in queries}
+    answers = {(q["meeting"], q["qid"]): SCORE.merge(q["gt"]) for q in queries}
     p, y = [], []
     for r in every:
         for c in r["clips"]:
             p.append(c["confidence"])
-            y.append(relevant(by_id[(r["meeting"], r["qid"])], c))
+            y.append(relevant((c["start"], c["end"]), answers[(r["meeting"], r["qid"])]))
     rows, ece = reliability(np.array(p), np.array(y, float))
     print(f"\nReliability of the --all clips of {len(queries)} own queries ({len(p)} clips), "
           f"ECE {ece:.4f}\n\n| confidence | clips | mean confidence | relevant |\n|---|---|---|---|")

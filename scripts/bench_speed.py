@@ -127,6 +127,7 @@ def pct(values: list[float], q: float) -> float:
 def bench_queries(video: Path, n_queries: int) -> None:
     from clipcut import api
     from clipcut.config import load_config
+    from clipcut.query import confidence
     from clipcut.query import pipeline as qpipe
 
     cfg = load_config()
@@ -139,7 +140,8 @@ def bench_queries(video: Path, n_queries: int) -> None:
         t = time.perf_counter()
         _, prior, q = api.encode_query(query, [idx], cfg)
         t1 = time.perf_counter()
-        qpipe.select_clips(qpipe.rank_spans(idx, q, cfg.query, prior), cfg.query, 5)
+        qpipe.select_clips(qpipe.rank_spans(idx, q, cfg.query, prior), cfg.query, 5,
+                           confidence.load(cfg.query.confidence_weights))
         t2 = time.perf_counter()
         encode.append(t1 - t)
         rank.append(t2 - t1)

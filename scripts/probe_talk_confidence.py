@@ -5,7 +5,7 @@
 
 The talk is the tests' (clipcut.synth: four topics, about two minutes, espeak-ng), indexed
 with the defaults in a temporary folder. Paraphrases of each topic share no content word
-with its sentences (tests/test_confidence.py): each should reach the calibration's
+with its sentences (clipcut.synth, as in tests/test_confidence.py): each should reach the calibration's
 min_confidence; queries about things the talk never mentions should not.
 """
 from __future__ import annotations
@@ -17,11 +17,7 @@ from pathlib import Path
 
 from clipcut import api, synth
 from clipcut.config import load_config
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.test_confidence import OFF_TOPIC, PARAPHRASES  # noqa: E402
+from clipcut.synth import OFF_TOPIC, PARAPHRASES
 
 
 def main() -> int:

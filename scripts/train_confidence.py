@@ -36,14 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_encoder import BENCH, bench_text_tools, git_commit, meeting_layout  # noqa: E402
+from train_encoder import (BENCH, bench_text_tools, fold_encoders, git_commit,  # noqa: E402
+                           meeting_layout)
 from train_reranker import SCORE, layout_index  # noqa: E402
 
 from clipcut import models  # noqa: E402
 from clipcut.api import _encoder  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
-from clipcut.query import confidence, learned  # noqa: E402
-from clipcut.query.encoder import QueryEncoder  # noqa: E402
+from clipcut.query import confidence  # noqa: E402
 from clipcut.query.pipeline import choose, rank_spans  # noqa: E402
 
 DATA = ROOT / "scripts" / "data"
@@ -62,19 +62,30 @@ def offtopic_list(path: Path) -> list[str]:
     return [s.strip() for s in path.read_text().splitlines() if s.strip() and s[0] != "#"]
 
 
+def relevant(span: tuple[float, float], merged_gt: list) -> bool:
+    """The benchmark's relevance: at least half of the clip inside the answer."""
+    return SCORE.inside(span, merged_gt) >= 0.5 * (span[1] - span[0])
+
+
+def other_domain(topics: list[tuple[str, str]], meeting: str, k: int, rng) -> list[str]:
+    """``k`` of the (meeting, topic query) pairs' queries whose meeting is of another domain
+    (product, academic, committee) than ``meeting``."""
+    others = [t for m, t in topics if SCORE.domain(m) != SCORE.domain(meeting)]
+    return [others[i] for i in rng.choice(len(others), size=min(k, len(others)), replace=False)]
+
+
 def query_plan(files: list[Path], layouts: list[dict], written: list[str], per_other: int,
                per_written: int, seed: int) -> list[list[dict]]:
     """Per meeting: its own queries (with answers) then off-topic ones (no answer)."""
     rng = np.random.default_rng(seed)
-    topics = [(SCORE.domain(f.stem), q["text"]) for f, lay in zip(files, layouts)
+    topics = [(f.stem, q["text"]) for f, lay in zip(files, layouts)
               for q in lay["queries"] if q["type"] == "topic"]
     plan = []
     for m, (f, lay) in enumerate(zip(files, layouts)):
         qs = [{"text": q["text"], "gt": SCORE.merge(q["gt"]), "kind": "own"}
               for q in lay["queries"]]
-        others = [t for d, t in topics if d != SCORE.domain(f.stem)]
-        for i in rng.choice(len(others), size=min(per_other, len(others)), replace=False):
-            qs.append({"text": others[i], "gt": [], "kind": "other-domain"})
+        for text in other_domain(topics, f.stem, per_other, rng):
+            qs.append({"text": text, "gt": [], "kind": "other-domain"})
         for j in range(per_written):
             qs.append({"text": written[(m * per_written + j) % len(written)], "gt": [],
                        "kind": "written"})
@@ -96,7 +107,7 @@ def collect(files: list[Path], encoders, args, cfg, bm, tmodel, written: list[st
             for c in choose(ranked, cfg.query, 10, None, keep_weak=True):
                 r = c.ranked
                 X.append(c.signals)
-                y.append(SCORE.inside((r.start, r.end), q["gt"]) >= 0.5 * (r.end - r.start))
+                y.append(relevant((r.start, r.end), q["gt"]))
                 owner.append(len(kinds))
             kinds.append(q["kind"])
             texts.append(q["text"])
@@ -175,9 +186,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train", type=Path, default=BENCH / "qmsum-train")
     ap.add_argument("--val", type=Path, default=BENCH / "qmsum-val")
-    ap.add_argument("--folds", type=Path, required=True,
+    ap.add_argument("--folds", type=Path, default=Path("oof"),
                     help="folder of fold-K.npz from `train_encoder.py --fold K/N`")
-    ap.add_argument("--n-folds", type=int, default=5)
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "clipcut-rerank")
     ap.add_argument("--out", type=Path, default=confidence.PACKAGED)
     ap.add_argument("--per-other", type=int, default=6)
@@ -194,22 +204,30 @@ def main() -> int:
 
     t0 = time.time()
     cfg = load_config()
-    bm = bench_text_tools(BENCH)
-    tmodel = models.load_text_model("")
-    model = models.load_query_text_model("")
-    if hasattr(model, "forward_tokens"):  # the word-piece states do not depend on the fold
-        model.forward_tokens = functools.lru_cache(maxsize=None)(model.forward_tokens)
-    folds = [QueryEncoder(model, cfg.query.crisp_k, cfg.query.crisp_mix,
-                          learned.load(str(args.folds / f"fold-{k}.npz")))
-             for k in range(args.n_folds)]
-    shipped = _encoder(cfg, "")
+    written = offtopic_list(DATA / "offtopic-train.txt")
     if args.signals:
-        train = dict(np.load(args.signals.with_name(args.signals.name + "-train.npz")))
+        scorers = None
     else:
-        train = collect(sorted(args.train.glob("*.json")), lambda m: folds[m % args.n_folds],
-                        args, cfg, bm, tmodel, offtopic_list(DATA / "offtopic-train.txt"))
-    if args.dump:
-        np.savez(args.dump.with_name(args.dump.name + "-train.npz"), **train)
+        bm = bench_text_tools(BENCH)
+        tmodel = models.load_text_model("")
+        model = models.load_query_text_model("")
+        if hasattr(model, "forward_tokens"):  # the word-piece states do not depend on the fold
+            model.forward_tokens = functools.lru_cache(maxsize=None)(model.forward_tokens)
+        folds = fold_encoders(args.folds, model, cfg)
+        shipped = _encoder(cfg, "")
+        scorers = {"train": lambda m: folds[m % len(folds)], "val": lambda m: shipped}
+
+    def signals_of(split: str) -> dict:
+        """The split's collected signals (or those saved by --dump, with --signals)."""
+        if scorers is None:
+            return dict(np.load(args.signals.with_name(f"{args.signals.name}-{split}.npz")))
+        data = collect(sorted(getattr(args, split).glob("*.json")), scorers[split], args, cfg,
+                       bm, tmodel, written)
+        if args.dump:
+            np.savez(args.dump.with_name(f"{args.dump.name}-{split}.npz"), **data)
+        return data
+
+    train = signals_of("train")
     log(f"train: {len(train['kinds'])} queries, {len(train['y'])} clips, "
         f"{train['y'].mean():.3f} relevant ({time.time() - t0:.0f} s)")
     cols = [confidence.SIGNALS.index(f) for f in args.features]
@@ -228,18 +246,13 @@ def main() -> int:
     own_best = np.sort(best[train["kinds"] == "own"])
     floor = float(np.floor(own_best[int(OWN_NO_MATCH * len(own_best))] * 1000) / 1000)
     fit = report("train (out-of-fold scores)", train, cal, floor)
-    if args.signals:
-        val = dict(np.load(args.signals.with_name(args.signals.name + "-val.npz")))
-    else:
-        val = collect(sorted(args.val.glob("*.json")), lambda m: shipped, args, cfg, bm, tmodel,
-                      offtopic_list(DATA / "offtopic-train.txt"))
-    if args.dump:
-        np.savez(args.dump.with_name(args.dump.name + "-val.npz"), **val)
+    val = signals_of("val")
     checked = report("validation (laid-out meetings, shipped encoder)", val, cal, floor)
     provenance = {
         "data": f"qmsum-train ({len(train['kinds'])} queries: own, other-domain topics, "
                 f"scripts/data/offtopic-train.txt; {len(train['y'])} clips)",
-        "scores": f"out-of-fold query encoders ({args.n_folds} folds) from {args.folds.name}",
+        "scores": f"out-of-fold query encoders (train_encoder.py --fold K/N) from "
+                  f"{args.folds.name}",
         "command": "python scripts/train_confidence.py " + " ".join(sys.argv[1:]),
         "commit": git_commit(), "l2": args.l2, "min_confidence": floor,
         "train": fit, "validation_proxy": checked, "seconds": round(time.time() - t0, 1),

@@ -522,6 +522,16 @@ def write_check(path: Path, val_file: Path, bm, lrn: learned.LearnedEncoder) -> 
 
 # ----------------------------------------------------------------------------- main
 
+def fold_encoders(folds: Path, model, cfg) -> list[QueryEncoder]:
+    """The out-of-fold query encoders of ``folds`` (fold-0.npz ... from ``--fold K/N``, in
+    order): the K-th scores the train meetings whose sorted position modulo N is K."""
+    paths = sorted(folds.glob("fold-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
+    if not paths:
+        raise SystemExit(f"{folds}: no fold-K.npz; run train_encoder.py --fold K/N first")
+    return [QueryEncoder(model, cfg.query.crisp_k, cfg.query.crisp_mix, learned.load(str(p)))
+            for p in paths]
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"],

@@ -47,15 +47,14 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_encoder import BENCH, bench_text_tools, git_commit, meeting_layout  # noqa: E402
+from train_encoder import (BENCH, bench_text_tools, fold_encoders, git_commit,  # noqa: E402
+                           meeting_layout)
 
 from clipcut import models  # noqa: E402
 from clipcut.api import _encoder  # noqa: E402
 from clipcut.cache import Index  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 from clipcut.index.pipeline import text_arrays  # noqa: E402
-from clipcut.query import learned  # noqa: E402
-from clipcut.query.encoder import QueryEncoder  # noqa: E402
 from clipcut.query.pipeline import _region_mean, rank_spans  # noqa: E402
 
 TAU = 0.05
@@ -433,9 +432,8 @@ def main() -> int:
     encoder = _encoder(cfg, "")
     shipped = encoder.learned.provenance.get("commit", "")
     if args.folds:  # each train meeting scored by an encoder never trained on it
-        n = len(list(args.folds.glob("fold-*.npz")))
-        folds = [QueryEncoder(encoder.model, cfg.query.crisp_k, cfg.query.crisp_mix,
-                              learned.load(str(args.folds / f"fold-{k}.npz"))) for k in range(n)]
+        folds = fold_encoders(args.folds, encoder.model, cfg)
+        n = len(folds)
         train = cached_split(sorted(args.train.glob("*.json")), args, bm, cfg,
                              lambda m: folds[m % n], tmodel, f"folds:{args.folds.name}:{n}")
     else:

@@ -11,20 +11,11 @@ import pytest
 from clipcut import cache
 from clipcut.config import load_config
 from clipcut.query import confidence
+from clipcut.synth import OFF_TOPIC, PARAPHRASES
 
 from .conftest import copy_recording, query_json, run_cli
 
-# A paraphrase of each topic of the talk: no content word (nor its crude stem) is spoken.
-PARAPHRASES = {
-    "pricing": "a shopper unhappy about the amount they have to pay",
-    "astronomy": "gazing at celestial objects through an optical instrument",
-    "cooking": "kitchen instructions for preparing a meal",
-    "football": "the result of a soccer game",
-}
 FLOOR = load_config().query.min_confidence
-OFF_TOPIC = ["quantum chromodynamics lattice gauge theory",
-             "ancient Egyptian pharaohs and their tombs",
-             "knitting a wool scarf for winter"]
 
 
 def spoken_stems(recording) -> set[str]:
@@ -136,7 +127,9 @@ def test_query_words_and_stems():
 def test_shipped_calibration_loads_with_provenance():
     cal = confidence.load()
     assert cal.provenance["data"].startswith("qmsum-train")
-    assert 0 < cal.provenance["min_confidence"] < 1
+    # the default floor is the one the calibration chose on train
+    assert cal.provenance["min_confidence"] == FLOOR
+    assert set(cal.features) <= set(confidence.SIGNALS)
 
 
 def test_folder_query_gives_a_clip_the_confidence_it_has_alone(indexed, tmp_path):

@@ -66,9 +66,9 @@ def stems(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def words_in(words: tuple[str, ...], text: str | frozenset[str]) -> list[str]:
-    """The query words (by crude stem) that occur in ``text`` (or among these stems)."""
-    found = stems(text) if isinstance(text, str) else text
+def words_in(words: tuple[str, ...], text: str) -> list[str]:
+    """The query words (by crude stem) that occur in ``text``."""
+    found = stems(text)
     return [w for w in words if stem(w) in found]
 
 
@@ -83,7 +83,7 @@ class Recording:
     coverage: float         # share of the query words found anywhere in the recording
     duration: float
     words: tuple[str, ...]
-    cohort: tuple[float, float, float] = (0.0, 1.0, 0.0)  # mean, std, 99th percentile
+    cohort: tuple[float, float, float]  # mean, std and 99th percentile of the cohort's
 
 
 @functools.lru_cache(maxsize=4)
@@ -106,10 +106,10 @@ def cohort_stats(vector: np.ndarray, adapt=None) -> tuple[float, float, float]:
     return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
 
 
-def recording_stats(sims: np.ndarray, word_stems: frozenset[str], words: tuple[str, ...],
+def recording_stats(sims: np.ndarray, transcript: str, words: tuple[str, ...],
                     duration: float, cohort: tuple[float, float, float]) -> Recording:
     # a query without content words ("summarize the meeting") misses none of them
-    coverage = len(words_in(words, word_stems)) / len(words) if words else 1.0
+    coverage = len(words_in(words, transcript)) / len(words) if words else 1.0
     return Recording(sims, float(np.mean(sims)) if len(sims) else 0.0,
                      float(np.std(sims)) if len(sims) else 0.0,
                      float(np.max(sims)) if len(sims) else 0.0, coverage, duration, words,

@@ -27,10 +27,10 @@ class Ranked:
     score: float
     parts: dict
     index: Index
-    own: float = 0.0  # the span's own sentence similarity (no neighbours, no lexical score)
-    region: float = 0.0        # how much more than usual the discussion around it matches
-    region_added: float = 0.0  # what of that the score holds (0 when several recordings rank)
-    rec: confidence.Recording | None = None  # the query's similarities in this recording
+    own: float           # the span's own sentence similarity (no neighbours, no lexical score)
+    region: float        # how much more than usual the discussion around it matches
+    region_added: float  # what of that the score holds (0 when several recordings rank)
+    rec: confidence.Recording  # the query's similarities in this recording
 
 
 def _available_weights(weights: dict, available: dict) -> dict:
@@ -96,7 +96,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     mid_s = (idx.sent_start + idx.sent_end) / 2
     around = _region_mean(sims, mid_s, opt.region) if has_text else None
     rec = confidence.recording_stats(
-        sims, idx.word_stems, confidence.query_words(q.text), idx.duration,
+        sims, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
         confidence.cohort_stats(q.vector, q.learned.adapt_text if q.learned else None))
     out = []
     for j in top:
@@ -112,8 +112,9 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
             start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
             fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
             near = around((start + end) / 2) - baseline
-            added = w_text * opt.region_weight * near if region else 0.0
-            fine_text += opt.region_weight * near if region else 0.0
+            term = opt.region_weight * near if region else 0.0
+            fine_text += term
+            added = w_text * term
         else:
             first = last = -1
             start, end = float(wins[j, 0]), float(wins[j, 1])
@@ -161,6 +162,7 @@ class Chosen:
     (nan without a calibrator)."""
 
     ranked: Ranked
+    text: str
     signals: np.ndarray
     confidence: float
 
@@ -185,13 +187,12 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             else np.zeros(1)
         if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
             continue
-        x = confidence.signals(r.rec, r.first, r.last, r.score - r.region_added, r.region,
-                               _text(r)) if r.rec is not None else np.zeros(0)
-        p = float(calibrator.probability(x)[0]) if calibrator is not None and len(x) \
-            else float("nan")
+        text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
+        x = confidence.signals(r.rec, r.first, r.last, r.score - r.region_added, r.region, text)
+        p = float(calibrator.probability(x)[0]) if calibrator is not None else float("nan")
         if not keep_weak and p < opt.min_confidence:
             continue
-        kept.append(Chosen(r, x, p))
+        kept.append(Chosen(r, text, x, p))
         spans.setdefault(r.video, []).append((r.start, r.end))
         if len(vec) > 1:
             vecs.append(vec)
@@ -201,18 +202,15 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     return kept
 
 
-def _text(r: Ranked) -> str:
-    return " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
-
-
-def _evidence(r: Ranked) -> dict:
+def _evidence(c: Chosen) -> dict:
     """The sentence that matched best and the query words found in the clip."""
-    if r.first < 0 or r.rec is None:
+    r = c.ranked
+    if r.first < 0:
         return {}
     best = r.first + int(np.argmax(r.rec.sims[r.first:r.last + 1]))
     return {"sentence": str(r.index.sent_text[best]),
             "sentence_start": round(float(r.index.sent_start[best]), 3),
-            "words": confidence.words_in(r.rec.words, _text(r))}
+            "words": confidence.words_in(r.rec.words, c.text)}
 
 
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
@@ -223,9 +221,9 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
     clips = []
     for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak), 1):
         r = c.ranked
-        clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=_text(r),
+        clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=c.text,
                           modality=dict(r.parts), rank=rank,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
                           weak=bool(c.confidence < opt.min_confidence),
-                          evidence=_evidence(r)))
+                          evidence=_evidence(c)))
     return clips
