@@ -142,13 +142,13 @@ def _check_query(query: str, n: int) -> str:
 def search(target: str | Path, query: str, cfg: Config, n: int = 5,
            req: IndexRequest = IndexRequest(), reporter: Reporter | None = None,
            filters: Filters = Filters(), library: str | None = None,
-           keep_weak: bool = False) -> SearchResult:
+           keep_weak: bool = False, speaker: str = "") -> SearchResult:
     """Rank clips of one recording (indexed first when needed), of a library (a folder with a
     ``.clipcut/`` library at or above it: one nearest-neighbour search, then stage 2 on the
     recordings holding the best candidates), or of every indexed recording in a folder.
     ``library`` is a Milvus URI (None: the library's own backend, or $CLIPCUT_LIBRARY).
     Clips under ``cfg.query.min_confidence`` are dropped, or kept and marked with
-    ``keep_weak``."""
+    ``keep_weak``; with ``speaker``, only clips in which that speaker talks are kept."""
     query = _check_query(query, n)
     target = Path(target)
     if target.is_dir():
@@ -175,15 +175,29 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
         semantic, prior, q = encode_query(query, indexes, cfg, req.text_model)
         per_recording = None
 
+    if speaker and not target.is_dir():
+        _check_speaker(speaker, indexes[0])
     ranked = []
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording,
                                        region=len(indexes) == 1))
     calibrator = confidence.load(cfg.query.confidence_weights)
-    clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak)
+    clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak, speaker)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},
                         [i.meta["video"] for i in indexes])
+
+
+def _check_speaker(speaker: str, idx: cache.Index) -> None:
+    """A one-line error when the recording has no speaker of that name."""
+    known = sorted({s for s in idx.sent_speaker.tolist() if s})
+    if not known:
+        raise ClipcutError("--speaker: no speaker turns in the index (diarization is off or "
+                           "found no speech); run `clipcut index --force` with [speakers] "
+                           "enabled")
+    if speaker.casefold() not in {k.casefold() for k in known}:
+        shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
+        raise ClipcutError(f"--speaker {speaker}: no such speaker here (speakers: {shown})")
 
 
 def _library_candidates(root: Path, target: Path, vector, cfg: Config, req: IndexRequest,

@@ -25,7 +25,8 @@ from .errors import CacheError
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 2  # 2: content fingerprints (no mtime, no path), generation, creation time
+SCHEMA = 3  # 2: content fingerprints (no mtime, no path), generation, creation time;
+            # 3: speaker turns (a schema-2 cache is upgraded in place: only speakers are added)
 SUFFIX = ".clipcut.npz"
 HASH_BYTES = 1 << 20  # bytes hashed at the head and at the tail of the source
 SAMPLE_BYTES = 1 << 16  # bytes hashed at each of SAMPLES offsets between head and tail
@@ -40,10 +41,13 @@ ARRAYS = {
 }
 # arrays written since schema 2 began; a cache without them loads with them empty
 OPTIONAL = {"word_start": ("f", 1), "word_end": ("f", 1), "word_text": ("U", 1),
-            "pauses": ("f", 2)}
+            "pauses": ("f", 2), "turns": ("f", 2), "turn_speaker": ("U", 1),
+            "sent_speaker": ("U", 1)}
 GROUPS = [("sent_start", "sent_end", "sent_text", "sent_emb"),
           ("windows", "win_text", "win_visual", "win_audio"), ("frame_times", "frame_emb"),
-          ("word_start", "word_end", "word_text")]
+          ("word_start", "word_end", "word_text"), ("turns", "turn_speaker")]
+# optional arrays that, when present, have one row per row of another
+PER_ROW = {"sent_speaker": "sent_start"}
 
 
 @dataclass
@@ -183,6 +187,9 @@ def _check(arrays: dict) -> str | None:
         lengths = {len(arrays[n]) for n in group}
         if len(lengths) != 1:
             return f"arrays {', '.join(group)} disagree in length"
+    for name, other in PER_ROW.items():
+        if len(arrays[name]) and len(arrays[name]) != len(arrays[other]):
+            return f"arrays {name} and {other} disagree in length"
     return None
 
 

@@ -226,7 +226,8 @@ def _json(result, target: Path) -> str:
     clips = [{"rank": c.rank, "video": c.video, "start": round(c.start, 3), "end": round(c.end, 3),
               "score": round(c.score, 4),
               "confidence": None if c.confidence is None else round(c.confidence, 4),
-              "weak": c.weak, "file": c.file, "text": c.text, "evidence": c.evidence,
+              "weak": c.weak, "file": c.file, "text": c.text, "speakers": c.speakers,
+              "turns": c.turns, "evidence": c.evidence,
               "modality": {k: round(v, 4) for k, v in sorted(c.modality.items())}}
              for c in result.clips]
     return json.dumps({"video": str(target), "query": result.query,
@@ -246,6 +247,9 @@ def _table(result) -> None:
     for name in ("start", "end", "len"):
         table.add_column(name, justify="right")
     table.add_column("conf", justify="right")
+    who = any(c.speakers for c in result.clips)
+    if who:
+        table.add_column("who")
     table.add_column("text", overflow="fold", ratio=1)
     table.add_column("matched", overflow="fold")
     table.add_column("file")
@@ -254,7 +258,8 @@ def _table(result) -> None:
         conf = f"{c.confidence:.2f}" if c.confidence is not None else f"{c.score:.3f}"
         row = [str(c.rank)] + ([Path(c.video).name] if many else [])
         row += [_fmt_time(c.start), _fmt_time(c.end), f"{c.end - c.start:.1f}s",
-                conf + (" weak" if c.weak else ""), text,
+                conf + (" weak" if c.weak else "")] + ([",".join(c.speakers) or "-"] if who else [])
+        row += [text,
                 " ".join(c.evidence.get("words", [])) or "-",
                 Path(c.file).name if c.file else "-"]
         table.add_row(*row, style="dim" if c.weak else None)
@@ -275,6 +280,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
           min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.287). No clip left: exit 1."),
           keep_weak: bool = typer.Option(False, "--all", help="Keep clips under --min-confidence (marked weak) up to -n; the exit code still says whether one reached it."),
+          speaker: Optional[str] = typer.Option(None, "--speaker", help="Only clips in which this speaker talks (S1, S2, ... as the index numbered them, or a name from the captions)."),
           in_glob: Optional[str] = typer.Option(None, "--in", help="Folder or library: only recordings whose path inside it matches this glob."),
           since: Optional[str] = typer.Option(None, "--since", help="Folder or library: only recordings created on or after this date (YYYY-MM-DD)."),
           until: Optional[str] = typer.Option(None, "--until", help="Folder or library: only recordings created on or before this date."),
@@ -307,7 +313,8 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     req = _request(captions, asr, asr_model, text_model, visual_model, visual_weights)
     rep = _reporter(quiet, target.name)
     try:
-        result = search(target, text, cfg, n, req, rep, filters, library, keep_weak)
+        result = search(target, text, cfg, n, req, rep, filters, library, keep_weak,
+                        speaker or "")
     finally:
         getattr(rep, "close", lambda: None)()
     log.info("query %r: k=%d tokens=%s weights=%s%s", result.semantic, result.k,

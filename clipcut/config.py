@@ -69,6 +69,12 @@ class SceneOptions:
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    enabled: bool
+    max_speakers: int
+
+
+@dataclass(frozen=True)
 class QueryOptions:
     encoder: str
     encoder_weights: str
@@ -94,6 +100,9 @@ class QueryOptions:
     snap_scene: float
     snap_silence: float
     snap_distance: float
+    turn_reach: float
+    turn_stretch: float
+    question_gap: float
     nms_overlap: float
     dedup_cosine: float
     reference_penalty: float
@@ -125,6 +134,7 @@ class Config:
     visual: VisualOptions
     audio: AudioOptions
     scenes: SceneOptions
+    speakers: SpeakerOptions
     query: QueryOptions
     library: LibraryOptions
     cut: CutOptions
@@ -150,7 +160,7 @@ class Config:
 
 _SECTIONS = {f.name: f.type for f in fields(Config)}
 _CLASSES = {"index": IndexOptions, "asr": AsrOptions, "text": TextOptions,
-            "visual": VisualOptions, "audio": AudioOptions, "scenes": SceneOptions,
+            "visual": VisualOptions, "audio": AudioOptions, "scenes": SceneOptions, "speakers": SpeakerOptions,
             "query": QueryOptions, "library": LibraryOptions, "cut": CutOptions}
 
 
@@ -208,10 +218,13 @@ def _verify(cfg: Config) -> None:
         (0 <= cfg.query.crisp_mix <= 1, "[query] crisp_mix must be in [0, 1]"),
         (0 < cfg.query.min_len <= cfg.query.max_len, "[query] need 0 < min_len <= max_len"),
         (cfg.query.pad >= 0, "[query] pad must be >= 0"),
+        (min(cfg.query.turn_reach, cfg.query.turn_stretch, cfg.query.question_gap) >= 0,
+         "[query] turn_reach, turn_stretch and question_gap must be >= 0"),
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
         (cfg.query.region > 0 and cfg.query.region_weight >= 0,
          "[query] need region > 0 and region_weight >= 0"),
         (0 <= cfg.query.min_confidence <= 1, "[query] min_confidence must be in [0, 1]"),
+        (cfg.speakers.max_speakers >= 1, "[speakers] max_speakers must be >= 1"),
     ]
     for ok, message in checks:
         if not ok:

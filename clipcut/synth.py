@@ -71,6 +71,33 @@ OFF_TOPIC = ["quantum chromodynamics lattice gauge theory",
              "knitting a wool scarf for winter"]
 
 
+# A sales call between three voices: a seller (A), a customer (B) and the customer's security
+# lead (C); questions are answered by another speaker in the next turn.
+VOICES = {"A": "en-us+m3", "B": "en-029+f2", "C": "en-gb-x-rp+m5"}
+CONVERSATION = [
+    ("A", ["Thanks for joining the call today.",
+           "I would like to understand your needs before we talk about the contract."]),
+    ("B", ["Sure, happy to help.",
+           "We run a logistics company with warehouses in three countries."]),
+    ("A", ["How much money have you set aside for this project?"]),
+    ("B", ["Our finance director approved eighty thousand dollars for the first year.",
+           "Half of that budget is reserved for training and onboarding.",
+           "The rest pays for licenses and the hardware in the warehouses."]),
+    ("C", ["I lead the security team at the company.",
+           "Our auditors require that customer data stays in European data centres.",
+           "We also need single sign on with our existing identity provider."]),
+    ("A", ["When do you need the system running in the warehouses?"]),
+    ("B", ["The first warehouse in Rotterdam must go live before the holiday season.",
+           "The other two sites can follow early next year, once the pilot has worked.",
+           "Our drivers will start using the mobile scanners in the second phase."]),
+    ("C", ["Can your product encrypt the backups as well?"]),
+    ("A", ["Yes, every backup is encrypted with keys that your security team controls.",
+           "We rotate those keys automatically every ninety days.",
+           "Auditors receive a monthly report of every key that was used."]),
+]
+TURN_PAUSE = 0.6        # silence between turns (s)
+
+
 @dataclass(frozen=True)
 class SynthSentence:
     start: float
@@ -92,6 +119,29 @@ class Recording:
         path.write_text(json.dumps(asdict(self), indent=1))
 
 
+@dataclass(frozen=True)
+class SynthTurn:
+    speaker: str
+    start: float
+    end: float
+    sentences: list[SynthSentence]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    video: str
+    duration: float
+    turns: list[SynthTurn]
+
+    def vtt(self, names: dict[str, str]) -> str:
+        """WebVTT captions of the conversation, one cue per sentence with a voice tag."""
+        def ts(t: float) -> str:
+            return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+        cues = [f"{ts(s.start)} --> {ts(s.end)}\n<v {names[t.speaker]}>{s.text}</v>"
+                for t in self.turns for s in t.sentences]
+        return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
 def speak(text: str, voice: str = "en-us", rate: int = 170) -> np.ndarray:
     """espeak-ng speech as float32 samples at SAMPLE_RATE."""
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
@@ -106,6 +156,63 @@ def speak(text: str, voice: str = "en-us", rate: int = 170) -> np.ndarray:
 def _trim(pcm: np.ndarray, level: float = 1e-3) -> np.ndarray:
     loud = np.flatnonzero(np.abs(pcm) > level)
     return pcm[loud[0]:loud[-1] + 1] if len(loud) else pcm
+
+
+def _write_video(out: Path, audio: np.ndarray, cards: list[tuple[str, float]], size: str,
+                 fps: int, preset: str, moving: bool = False) -> None:
+    """Mux ``audio`` with colour cards of the given durations into ``out`` (H.264 + AAC)."""
+    duration = len(audio) / SAMPLE_RATE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+        inputs, filters = [], []
+        for i, (colour, dur) in enumerate(cards):
+            source = (f"testsrc2=s={size}:r={fps}:d={dur:.3f}" if moving and i % 2
+                      else f"color=c={colour}:s={size}:r={fps}:d={dur:.3f}")
+            inputs += ["-f", "lavfi", "-i", source]
+            filters.append(f"[{i}:v]")
+        graph = "".join(filters) + f"concat=n={len(cards)}:v=1:a=0[v]"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-i", str(wav),
+                        "-filter_complex", graph, "-map", "[v]", "-map", f"{len(cards)}:a",
+                        "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p",
+                        "-c:a", "aac", "-b:a", "96k", "-t", f"{duration:.3f}", str(out)],
+                       check=True, capture_output=True)
+
+
+def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = None, *,
+                      voices: dict[str, str] | None = None, lead: float = 1.0,
+                      size: str = "320x240", fps: int = 25) -> Conversation:
+    """Write ``out``: speakers taking turns (one espeak-ng voice each, TURN_PAUSE between
+    turns, SENTENCE_PAUSE between a turn's sentences) over one still card; return the turns
+    with exact times."""
+    turns = turns or CONVERSATION
+    voices = voices or VOICES
+    pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
+    t = lead
+    out_turns = []
+    for ti, (who, lines) in enumerate(turns):
+        if ti:
+            pieces.append(np.zeros(int(TURN_PAUSE * SAMPLE_RATE), np.float32))
+            t += int(TURN_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+        sents = []
+        for si, line in enumerate(lines):
+            if si:
+                pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
+                t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+            pcm = _trim(speak(line, voices[who]))
+            pieces.append(pcm)
+            sents.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3), line, who))
+            t += len(pcm) / SAMPLE_RATE
+        out_turns.append(SynthTurn(who, sents[0].start, sents[-1].end, sents))
+    pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))
+    audio = np.concatenate(pieces)
+    _write_video(out, audio, [(COLOURS[0], len(audio) / SAMPLE_RATE)], size, fps, "ultrafast")
+    return Conversation(str(out), len(audio) / SAMPLE_RATE, out_turns)
 
 
 def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
@@ -150,24 +257,5 @@ def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
     audio = np.concatenate(pieces)
     duration = len(audio) / SAMPLE_RATE
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        with wave.open(str(wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(SAMPLE_RATE)
-            w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-        inputs, filters = [], []
-        for i, (colour, dur) in enumerate(cards):
-            source = (f"testsrc2=s={size}:r={fps}:d={dur:.3f}" if moving and i % 2
-                      else f"color=c={colour}:s={size}:r={fps}:d={dur:.3f}")
-            inputs += ["-f", "lavfi", "-i", source]
-            filters.append(f"[{i}:v]")
-        graph = "".join(filters) + f"concat=n={len(cards)}:v=1:a=0[v]"
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-i", str(wav),
-                        "-filter_complex", graph, "-map", "[v]", "-map", f"{len(cards)}:a",
-                        "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p",
-                        "-c:a", "aac", "-b:a", "96k", "-t", f"{duration:.3f}", str(out)],
-                       check=True, capture_output=True)
+    _write_video(out, audio, cards, size, fps, preset, moving)
     return Recording(str(out), duration, sentences, spans, cuts, silences)

@@ -35,6 +35,12 @@ class Clip:
     confidence: float | None = None  # calibrated probability that the clip answers the query
     weak: bool = False               # under the confidence floor (kept only on request)
     evidence: dict = field(default_factory=dict)  # best sentence, query words found
+    turns: list = field(default_factory=list)     # [{"speaker", "start", "end", "text"}]
+
+    @property
+    def speakers(self) -> list[str]:
+        """Who speaks in the clip, in order of first appearance."""
+        return list(dict.fromkeys(t["speaker"] for t in self.turns if t["speaker"]))
 
     @property
     def duration(self) -> Seconds:

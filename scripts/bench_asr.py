@@ -57,7 +57,7 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
 def blocks(cues: list[tuple[float, float, str]]) -> list[float]:
     """Block edges: the first pause between cues after every BLOCK seconds."""
     edges, last = [0.0], 0.0
-    for (_, end, _), (start, _, _) in zip(cues, cues[1:]):
+    for (_, end, *_), (start, *_) in zip(cues, cues[1:]):
         if end - last >= BLOCK and start >= end:
             edges.append((end + start) / 2)
             last = end
@@ -66,7 +66,7 @@ def blocks(cues: list[tuple[float, float, str]]) -> list[float]:
 
 def by_block(items, edges: list[float], keep_fillers: bool) -> list[list[str]]:
     out: list[list[str]] = [[] for _ in range(len(edges) - 1)]
-    for start, end, text in items:
+    for start, end, text, *_ in items:
         i = int(np.searchsorted(edges, (start + end) / 2, side="right")) - 1
         out[i] += words(text, keep_fillers)
     return out

@@ -18,3 +18,7 @@ fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test,bench]"
+# The speaker encoder's weights ship in the resemblyzer wheel. Installed without its
+# dependencies: it requires webrtcvad, a C extension with no wheels, that clipcut never uses
+# (clipcut reads only the weights file; torch and librosa are already here).
+"$VENV/bin/python" -m pip install -q --no-deps resemblyzer==0.1.4

@@ -26,12 +26,24 @@ Second <i>line</i>.
 """
 
 
-def test_parse_vtt_strips_tags():
-    assert parse_captions(VTT) == [(1.0, 3.0, "Hello there. How are"), (3.5, 5.5, "you today?")]
+def test_parse_vtt_strips_tags_and_keeps_the_voice():
+    assert parse_captions(VTT) == [(1.0, 3.0, "Hello there. How are", "Anna"),
+                                   (3.5, 5.5, "you today?", "")]
 
 
 def test_parse_srt_with_commas_and_dashes():
-    assert parse_captions(SRT) == [(1.0, 2.0, "First line."), (62.5, 64.0, "Second line.")]
+    assert parse_captions(SRT) == [(1.0, 2.0, "First line.", ""), (62.5, 64.0, "Second line.", "")]
+
+
+def test_speaker_names_from_voice_tags_and_name_prefixes():
+    text = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v.loud Dr. Lee>Where is it?</v>\n\n"
+            "00:00:02.000 --> 00:00:03.000\nJOHN SMITH: At 10:30, upstairs.\n\n"
+            "00:00:03.000 --> 00:00:04.000\n>> Maria: Thanks.\n\n"
+            "00:00:04.000 --> 00:00:05.000\nit is 10:30: late\n")
+    cues = parse_captions(text)
+    assert [(c.speaker, c.text) for c in cues] == [
+        ("Dr. Lee", "Where is it?"), ("JOHN SMITH", "At 10:30, upstairs."), ("Maria", "Thanks."),
+        ("", "it is 10:30: late")]
 
 
 @pytest.mark.parametrize("text", ["", "WEBVTT\n\n", "not captions at all", "1\nbad --> times\nx"])

@@ -15,10 +15,11 @@ import numpy as np
 
 from .. import __version__, cache, models
 from ..config import Config
-from ..errors import MediaError
+from ..errors import MediaError, ModelError
+from ..types import Sentence, Word
 from . import audio as audio_stage
 from ..query import clip_text
-from . import media, sentences, text, transcript, visual, windows
+from . import media, sentences, speakers, text, transcript, visual, voices, windows
 from .scenes import SceneCuts
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,21 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         "models": {"transcript": asr_id,
                    "text": models.text_model_id(req.text_model or cfg.text.model)},
         "config": cfg.index_digest(),
+        "speakers": speaker_key(cfg),
     }
     if weights or not info.has_video:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
         expected["models"]["visual"] = models.visual_model_id(arch, weights)
     return Plan(info, captions, caption_file, arch, weights, expected)
+
+
+def speaker_key(cfg: Config) -> dict:
+    """What shapes a cache's speaker turns; when only this differs, only they are redone."""
+    if not cfg.speakers.enabled:
+        return {"enabled": False}
+    return {"enabled": True, "max_speakers": cfg.speakers.max_speakers,
+            "encoder": voices.ENCODER, "method": speakers.METHOD}
 
 
 def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
@@ -134,18 +144,79 @@ def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None
     return None
 
 
-def _words(video: Path, p: Plan, cfg: Config, req: IndexRequest,
+def caption_cues(video: Path, p: Plan) -> list[transcript.Cue] | None:
+    """The caption cues of the recording (a caption file, or its subtitle stream), or None
+    when its transcript comes from ASR."""
+    if p.caption_file is not None:
+        return transcript.parse_captions(transcript.read_caption_file(p.caption_file),
+                                         p.caption_file)
+    if p.captions == "embedded":
+        return transcript.parse_captions(media.extract_subtitles(video), video)
+    return None
+
+
+def find_upgradable(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
+    """A cache of ``video`` that is current in everything but its speaker turns (a schema-2
+    cache, or one made with other speaker settings): only the turns need making."""
+    rest = {k: v for k, v in expected.items() if k not in ("schema", "speakers")}
+    for path in cache.candidates(video):
+        idx = cache.load(path)
+        if idx is not None and idx.meta.get("schema") in (2, cache.SCHEMA) \
+                and cache.is_current(idx, rest):
+            idx.meta["video"] = str(video)
+            return idx, path
+    return None
+
+
+def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Index,
+                 path: Path, rep: Reporter) -> IndexResult:
+    """Make the speaker turns of a cache that has everything else, and rewrite it in place.
+    Sentences that run across a change of speaker are split and the text embedded again
+    (then with a new generation, so that library rows are replaced); otherwise the
+    generation stays and library rows stay valid."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    cues = caption_cues(video, p)
+    turns = speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
+    method = "captions"
+    if not turns and cfg.speakers.enabled and p.info.has_audio:
+        rep.start("speakers", None)
+        pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
+        pauses = idx.pauses if len(idx.pauses) else \
+            audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
+        turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
+        rep.finish()
+    meta = {**idx.meta, "schema": cache.SCHEMA, "speakers": p.expected["speakers"],
+            **_speaker_meta(turns, method)}
+    arrays = dict(idx.arrays)
+    sents = [Sentence(float(a), float(b), str(t))
+             for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
+    words = [Word(float(a), float(b), str(t))
+             for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
+    if not words and cues:  # a cache from before timed words were kept
+        words = transcript.words_from_cues(cues, p.info.duration)
+    split = speakers.split_at_turns(sents, words, turns)
+    if len(split) != len(sents):
+        t = time.perf_counter()
+        tmodel = models.load_text_model(req.text_model or cfg.text.model)
+        arrays.update(text_arrays(split, p.info.duration, tmodel, cfg))
+        meta["generation"] = uuid.uuid4().hex
+        timings["text_embeddings"] = time.perf_counter() - t
+    arrays.update(speaker_arrays(turns, arrays["sent_start"], arrays["sent_end"]))
+    path = cache.save(path, meta, arrays)
+    timings["total"] = time.perf_counter() - t0
+    log.info("%s: speaker turns added to its index (%s, %d speakers)", video,
+             meta["speaker_method"], meta["speaker_count"])
+    return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
+
+
+def _words(video: Path, p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
            pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
     info, cap = p.info, p.captions
     if cap == "none":
         return []
-    if p.caption_file is not None:
-        path = p.caption_file
-        return transcript.words_from_cues(
-            transcript.parse_captions(transcript.read_caption_file(path), path), info.duration)
-    if cap == "embedded":
-        return transcript.words_from_cues(
-            transcript.parse_captions(media.extract_subtitles(video), video), info.duration)
+    if cues is not None:
+        return transcript.words_from_cues(cues, info.duration)
     backend = req.asr or cfg.asr.backend
     model_path = req.asr_model or cfg.asr.model
     rep.start("transcribe", info.duration)
@@ -173,6 +244,35 @@ def _audio_features(pcm: np.ndarray, cfg: Config, duration: float, timings: dict
                                            acfg.hop_length, duration)
     timings["audio_features"] = time.perf_counter() - t
     return feats
+
+
+def _diarize(pcm: np.ndarray, pauses: np.ndarray, duration: float, cfg: Config,
+             timings: dict) -> list[speakers.Turn]:
+    """Speaker turns from the audio; none (with a one-line warning) when the voice encoder
+    is not installed."""
+    t = time.perf_counter()
+    try:
+        encoder = voices.VoiceEncoder()
+    except ModelError as exc:
+        _warn_once(f"speakers not found: {exc}")
+        return []
+    turns = speakers.diarize(pcm, cfg.audio.sample_rate, pauses, duration, encoder,
+                             cfg.speakers.max_speakers)
+    timings["speakers"] = time.perf_counter() - t
+    return turns
+
+
+def speaker_arrays(turns: list[speakers.Turn], sent_start: np.ndarray,
+                   sent_end: np.ndarray) -> dict:
+    """The speaker arrays of a cache: turns, their speakers and each sentence's speaker."""
+    return {"turns": np.array([[t.start, t.end] for t in turns], np.float64).reshape(-1, 2),
+            "turn_speaker": np.array([t.speaker for t in turns], dtype=np.str_).reshape(-1),
+            "sent_speaker": speakers.label_sentences(sent_start, sent_end, turns)}
+
+
+def _speaker_meta(turns: list[speakers.Turn], method: str) -> dict:
+    return {"speaker_method": method if turns else "none",
+            "speaker_count": len({t.speaker for t in turns})}
 
 
 @contextlib.contextmanager
@@ -259,6 +359,9 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         found = None if req.force else find_current(video, p.expected)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
+        older = None if req.force else find_upgradable(video, p.expected)
+        if older:
+            return add_speakers(video, p, cfg, req, *older, rep)
         if p.captions == "none" and not p.weights:
             raise MediaError("has no audio stream and no captions; pass --captions FILE "
                              "(.vtt or .srt), or --visual-weights FILE to search its frames",
@@ -327,10 +430,12 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
     # side threads beside audio decoding and the transcript: Whisper on CTranslate2 gains
     # nothing from a second core, and these take it.
     done, stop = [0.0], threading.Event()
+    cues = caption_cues(video, p)
+    cue_turns = speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
     with ThreadPoolExecutor(2, thread_name_prefix="clipcut-index") as pool:
         frames = pool.submit(_frames, video, info, cfg, arch, weights, done, stop, side)
         try:
-            pcm, sil, pauses, mel = None, np.zeros((0, 2)), np.zeros((0, 2)), None
+            pcm, sil, pauses, mel, voice_turns = None, np.zeros((0, 2)), np.zeros((0, 2)), None, None
             if info.has_audio:
                 rep.start("audio", None)
                 t = time.perf_counter()
@@ -340,8 +445,10 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
                 rep.finish()
             tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
+            if pcm is not None and cfg.speakers.enabled and not cue_turns:
+                voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side)
             t = time.perf_counter()
-            words = _words(video, p, cfg, req, pcm, sil, _Failfast(rep, frames))
+            words = _words(video, p, cfg, req, cues, pcm, sil, _Failfast(rep, frames))
             words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
             timings["transcript"] = time.perf_counter() - t
         except BaseException:
@@ -355,6 +462,12 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         frame_times, frame_emb, scene_cuts, embedded = frames.result()
         audio_sec = mel.result() if mel is not None else np.zeros((0, 2 * acfg.n_mels), np.float32)
         tmodel = tmodel.result()
+        if voice_turns is not None and not voice_turns.done():
+            rep.start("speakers", None)
+            voice_turns.result()
+            rep.finish()
+        turns = cue_turns or (voice_turns.result() if voice_turns is not None else [])
+    sents = speakers.split_at_turns(sents, words, turns)
     timings.update(side)
     if info.has_video and not weights:
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "
@@ -396,6 +509,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         "text_model": req.text_model or cfg.text.model,
         "index_config": cfg.index_json(),
         "timings": {k: round(v, 3) for k, v in timings.items()},
+        **_speaker_meta(turns, "captions" if cue_turns else "voices"),
     })
     arrays = {
         **texts, "win_visual": win_visual, "win_audio": win_audio,
@@ -405,6 +519,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         "word_start": np.array([w.start for w in words], np.float64),
         "word_end": np.array([w.end for w in words], np.float64),
         "word_text": np.array([w.text for w in words], dtype=np.str_).reshape(-1),
+        **speaker_arrays(turns, texts["sent_start"], texts["sent_end"]),
     }
     path = cache.save(cache.write_path(video), meta, arrays)
     timings["total"] = time.perf_counter() - t0

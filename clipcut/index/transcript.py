@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 CAPTION_EXTENSIONS = (".vtt", ".srt")
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})")
 _TAG = re.compile(r"<[^>]*>|\{[^}]*\}")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+?)\s*>")             # WebVTT <v Name>
+_NAMED = re.compile(r"^([A-Z][\w.'\-]*(?: [A-Z0-9][\w.'\-]*){0,3}):\s+(?=\S)")  # Name: text
+
+
+class Cue(NamedTuple):
+    start: float
+    end: float
+    text: str
+    speaker: str = ""   # from a <v Name> tag or a leading "Name:"; "" when the cue names none
 
 Progress = Callable[[float], None]  # called with seconds of media done
 
@@ -34,8 +43,9 @@ def _seconds(match: re.Match) -> float:
     return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")[:3]) / 1000
 
 
-def parse_captions(text: str, source: object = "captions") -> list[tuple[float, float, str]]:
-    """(start, end, text) cues of a WebVTT or SRT document, in time order.
+def parse_captions(text: str, source: object = "captions") -> list[Cue]:
+    """The cues of a WebVTT or SRT document, in time order, with the speaker each one names
+    (a WebVTT voice tag ``<v Name>``, or a line starting ``Name:``).
 
     Raises MediaError when the document holds no timed cue at all."""
     cues = []
@@ -49,12 +59,17 @@ def parse_captions(text: str, source: object = "captions") -> list[tuple[float, 
             if not (a and b):
                 break
             body = " ".join(lines[i + 1:])
+            voice = _VOICE.search(body)
             body = _TAG.sub("", body).replace("&nbsp;", " ").replace("&amp;", "&")
             body = re.sub(r"^\s*(-|>>)\s*", "", body)
             body = " ".join(body.split())
+            speaker = voice.group(1).strip() if voice else ""
+            named = _NAMED.match(body)
+            if named and not speaker:
+                speaker, body = named.group(1), body[named.end():]
             start, end = _seconds(a), _seconds(b)
             if body and end > start:
-                cues.append((start, end, body))
+                cues.append(Cue(start, end, body, speaker))
             break
     if not cues:
         raise MediaError("caption file has no timed cues; fix it or remove it to use ASR",
@@ -63,10 +78,10 @@ def parse_captions(text: str, source: object = "captions") -> list[tuple[float, 
     return cues
 
 
-def words_from_cues(cues: list[tuple[float, float, str]], duration: float | None = None) -> list[Word]:
-    """Words of each cue, timed by character position inside the cue."""
+def words_from_cues(cues: list, duration: float | None = None) -> list[Word]:
+    """Words of each cue ((start, end, text, ...)), timed by character position in the cue."""
     words: list[Word] = []
-    for start, end, text in cues:
+    for start, end, text, *_ in cues:
         if duration is not None:
             if start >= duration:
                 continue

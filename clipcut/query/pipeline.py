@@ -9,7 +9,7 @@ import numpy as np
 from ..cache import Index
 from ..config import QueryOptions
 from ..types import Clip
-from . import boundaries, confidence, retrieve, select, timephrase
+from . import boundaries, confidence, retrieve, select, timephrase, turns
 from .encoder import EncodedQuery, normalize
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
             first -= 1
         else:
             score -= opt.reference_penalty
+    first, last = turns.follow(idx, first, last, opt)
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
     return replace(r, first=first, last=last, start=start, end=end, score=score)
@@ -168,9 +169,10 @@ class Chosen:
 
 
 def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
-           calibrator: confidence.Calibrator | None, keep_weak: bool = False) -> list[Chosen]:
-    """Best-first: snap each span, drop overlapping, repeated and (unless ``keep_weak``)
-    unconfident ones; keep ``n``."""
+           calibrator: confidence.Calibrator | None, keep_weak: bool = False,
+           speaker: str = "") -> list[Chosen]:
+    """Best-first: snap each span, drop overlapping, repeated, (unless ``keep_weak``)
+    unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     best_own = max((r.own for r in ranked), default=0.0)
     own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
@@ -181,6 +183,8 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         if r.own < own_floor:
             continue  # carried by its neighbours' scores; its own sentences do not match
         r = _snap(r, opt)
+        if speaker and not turns.speaks(r.index, r.first, r.last, speaker):
+            continue
         if select.overlaps_too_much((r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
             continue
         vec = normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 \
@@ -215,15 +219,17 @@ def _evidence(c: Chosen) -> dict:
 
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
                  calibrator: confidence.Calibrator | None = None,
-                 keep_weak: bool = False) -> list[Clip]:
-    """The final clips, best first, each with its confidence and evidence; clips under
-    ``opt.min_confidence`` are dropped, or kept and marked weak with ``keep_weak``."""
+                 keep_weak: bool = False, speaker: str = "") -> list[Clip]:
+    """The final clips, best first, each with its confidence, evidence and turns; clips under
+    ``opt.min_confidence`` are dropped, or kept and marked weak with ``keep_weak``; with
+    ``speaker``, only clips in which that speaker talks."""
     clips = []
-    for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak), 1):
+    for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak, speaker), 1):
         r = c.ranked
         clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=c.text,
                           modality=dict(r.parts), rank=rank,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
                           weak=bool(c.confidence < opt.min_confidence),
-                          evidence=_evidence(c)))
+                          evidence=_evidence(c),
+                          turns=turns.clip_turns(r.index, r.first, r.last)))
     return clips

@@ -1,0 +1,78 @@
+"""Voice embeddings: who sounds like whom.
+
+The pretrained speaker encoder that ships inside the `resemblyzer` wheel (Apache-2.0): a
+three-layer LSTM over 40-band mel power frames (25 ms windows every 10 ms) whose last state,
+through a linear layer and a ReLU, gives a 256-d unit vector per 1.6 s of speech; voices of
+one person lie close together. Only its weights file is used (the package itself is never
+imported, so its own dependencies are not needed); the network is rebuilt here with torch.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+
+SAMPLE_RATE = 16000
+HOP = 160            # samples per mel frame (10 ms)
+N_FFT = 400          # 25 ms
+N_MELS = 40
+WINDOW = 160         # frames the encoder sees at once (1.6 s)
+LEVEL_DBFS = -30.0   # speech is raised to this level before the mel (never lowered)
+BATCH = 256
+ENCODER = "resemblyzer-0.1.4"   # recorded in caches: turns made with another encoder are redone
+
+
+def weights_path() -> Path | None:
+    """The encoder weights inside the installed resemblyzer package, or None."""
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
+    return path if path.is_file() else None
+
+
+def mel_frames(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """(frames, 40) mel power of 16 kHz mono audio, one frame per 10 ms."""
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError("voice embeddings need 16 kHz audio")
+    import librosa
+    pcm = np.asarray(pcm, np.float32)
+    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
+    if rms > 0:
+        gain = 10 ** ((LEVEL_DBFS - 20 * np.log10(rms)) / 20)
+        pcm = pcm * np.float32(max(gain, 1.0))
+    mel = librosa.feature.melspectrogram(y=pcm, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP,
+                                         n_mels=N_MELS)
+    return mel.astype(np.float32).T
+
+
+class VoiceEncoder:
+    """The speaker encoder; ``embed`` maps (n, frames, 40) mel windows to (n, 256) unit vectors."""
+
+    def __init__(self, path: Path | None = None):
+        import torch
+        path = path or weights_path()
+        if path is None:
+            raise ModelError("speaker detection needs the voice encoder of the resemblyzer "
+                             "package; run: pip install --no-deps resemblyzer==0.1.4")
+        state = torch.load(path, map_location="cpu", weights_only=False)["model_state"]
+        self.torch = torch
+        self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = torch.nn.Linear(256, 256)
+        self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
+        self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
+        self.lstm.eval()
+
+    def embed(self, mels: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(mels), BATCH):
+                x = torch.from_numpy(np.ascontiguousarray(mels[i:i + BATCH], np.float32))
+                _, (h, _) = self.lstm(x)
+                e = torch.relu(self.linear(h[-1]))
+                out.append((e / e.norm(dim=1, keepdim=True).clamp_min(1e-9)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 256), np.float32)

@@ -1,0 +1,99 @@
+"""Clips that follow the conversation: they start where a speaker's turn starts, end where
+one ends, and carry the question that their first turn answers.
+
+Works on sentence indices of one cache, with each sentence's speaker (``sent_speaker``); a
+cache without speakers leaves clips as they are.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..cache import Index
+
+
+def turn_start(speaker: np.ndarray, i: int) -> int:
+    """The first sentence of the turn holding sentence ``i``."""
+    while i > 0 and speaker[i - 1] == speaker[i]:
+        i -= 1
+    return i
+
+
+def turn_end(speaker: np.ndarray, i: int) -> int:
+    """The last sentence of the turn holding sentence ``i``."""
+    while i + 1 < len(speaker) and speaker[i + 1] == speaker[i]:
+        i += 1
+    return i
+
+
+def asks(text: str) -> bool:
+    return text.rstrip().rstrip("\"')]").endswith("?")
+
+
+def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
+    """(first, last) sentences moved to the conversation.
+
+    - Back to the start of the first sentence's turn when it began at most
+      ``opt.turn_reach`` s earlier.
+    - Back over the other speaker's question when the clip's first turn answers one that
+      ended at most ``opt.question_gap`` s before the clip: from the question turn's start,
+      or from its last sentences within ``turn_reach`` when that turn is longer; when even
+      that does not fit, the clip's end moves back (never before the sentence it started at).
+    - Forward to the end of the last sentence's turn when that is within
+      ``opt.snap_radius``.
+    The clip may run up to ``opt.turn_stretch`` s past ``opt.max_len`` for these."""
+    spk = idx.sent_speaker
+    if len(spk) == 0 or first < 0:
+        return first, last
+    start, end = idx.sent_start, idx.sent_end
+    limit = opt.max_len + opt.turn_stretch
+
+    def fits(a: int, b: int) -> bool:
+        return end[b] - start[a] <= limit
+
+    ts = turn_start(spk, first)
+    if ts < first and start[first] - start[ts] <= opt.turn_reach and fits(ts, last):
+        first = ts
+    q = ts - 1
+    if q >= 0 and spk[q] != spk[ts] and asks(str(idx.sent_text[q])) \
+            and start[first] - end[q] <= opt.question_gap:
+        qs = turn_start(spk, q)
+        while start[q] - start[qs] > opt.turn_reach:
+            qs += 1
+        take = next((a for a in range(qs, q + 1) if fits(a, last)), None)
+        if take is None:  # the question and the whole clip are too long: end earlier
+            cut = int(np.searchsorted(end, start[q] + limit, "right")) - 1
+            if cut >= first:
+                take, last = q, cut
+        if take is not None:
+            first = take
+    te = turn_end(spk, last)
+    if te > last and end[te] - end[last] <= opt.snap_radius and fits(first, te):
+        last = te
+    return first, last
+
+
+def clip_turns(idx: Index, first: int, last: int) -> list[dict]:
+    """The clip's transcript as turns: consecutive sentences of one speaker joined
+    ({"speaker", "start", "end", "text"}; speaker None when the cache has no speakers)."""
+    if first < 0:
+        return []
+    spk = idx.sent_speaker
+    out: list[dict] = []
+    for i in range(first, last + 1):
+        who = str(spk[i]) if len(spk) else None
+        text = str(idx.sent_text[i])
+        if out and out[-1]["speaker"] == who:
+            out[-1]["end"] = round(float(idx.sent_end[i]), 3)
+            out[-1]["text"] += " " + text
+        else:
+            out.append({"speaker": who, "start": round(float(idx.sent_start[i]), 3),
+                        "end": round(float(idx.sent_end[i]), 3), "text": text})
+    return out
+
+
+def speaks(idx: Index, first: int, last: int, speaker: str) -> bool:
+    """Whether ``speaker`` (any case) says a sentence of the clip."""
+    if first < 0 or len(idx.sent_speaker) == 0:
+        return False
+    said = {str(s).casefold() for s in idx.sent_speaker[first:last + 1]}
+    return speaker.casefold() in said
