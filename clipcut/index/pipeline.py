@@ -178,12 +178,12 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     timings: dict[str, float] = {}
     cues = caption_cues(video, p)
     turns = speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
-    method = "captions"
+    method, pauses = "captions", idx.pauses
     if not turns and cfg.speakers.enabled and p.info.has_audio:
         rep.start("speakers", None)
         pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
-        pauses = idx.pauses if len(idx.pauses) else \
-            audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
+        if not len(pauses):
+            pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
         turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
         rep.finish()
     meta = {**idx.meta, "schema": cache.SCHEMA, "speakers": p.expected["speakers"],
@@ -191,12 +191,15 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     arrays = dict(idx.arrays)
     sents = [Sentence(float(a), float(b), str(t))
              for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
-    words = [Word(float(a), float(b), str(t))
-             for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
-    if not words and cues:  # a cache from before timed words were kept
-        words = transcript.words_from_cues(cues, p.info.duration)
-    split = speakers.split_at_turns(sents, words, turns)
-    if len(split) != len(sents):
+    # the sentences are made again from the words (splits of earlier turns undone), then
+    # split where these turns change speaker
+    words = transcript.words_from_cues(cues, p.info.duration) if cues is not None else \
+        [Word(float(a), float(b), str(t))
+         for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
+    base = make_sentences(words, idx.silences, idx.pauses, cues is None, cfg)[1] if words \
+        else sents
+    split = speakers.split_at_turns(base, words, turns, pauses)
+    if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
         tmodel = models.load_text_model(req.text_model or cfg.text.model)
         arrays.update(text_arrays(split, p.info.duration, tmodel, cfg))
@@ -467,7 +470,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
             voice_turns.result()
             rep.finish()
         turns = cue_turns or (voice_turns.result() if voice_turns is not None else [])
-    sents = speakers.split_at_turns(sents, words, turns)
+    sents = speakers.split_at_turns(sents, words, turns, pauses)
     timings.update(side)
     if info.has_video and not weights:
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "

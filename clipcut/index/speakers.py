@@ -15,7 +15,7 @@ import numpy as np
 from ..types import Sentence, Word
 from . import voices
 
-METHOD = "pieces-spectral-3"  # recorded in caches; a cache made with another method gets
+METHOD = "pieces-spectral-lda-5"  # recorded in caches; a cache made with another method gets
                               # its turns (and sentence splits) made again
 MAX_PIECE = 2.0     # longest piece of speech given one embedding (s)
 MIN_PIECE = 0.3     # shorter pieces of speech are ignored (s)
@@ -28,6 +28,10 @@ WHITEN = 16         # whitened directions of the recording's voices used to assi
 SHARPNESS = 10.0    # score scale of a piece's similarity to a speaker, per second of speech
 SWITCH = 6.0        # score price of a change of speaker between consecutive pieces
 SAME_VOICE = 0.97   # speakers whose mean voice vectors are closer than this (cosine) are one
+SPLIT_GAP = 0.15    # a sentence is split at a change of speaker only where a pause this long is (s)
+LDA_ROUNDS = 2      # rounds of discriminant refinement
+LDA_REG = 1e-3      # ridge added to the within-speaker scatter
+LDA_SWITCH = 2.0    # price of a change of speaker in the discriminant space (squared distance)
 MIN_NEIGHBOURS = 6  # the pruned affinity graph keeps at least this many neighbours per piece
 
 
@@ -159,13 +163,41 @@ def _assign(x: np.ndarray, lengths: np.ndarray, labels: np.ndarray, rounds: int)
     return labels
 
 
+def _discriminate(x: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Refine the speakers in the directions that separate them best in this recording:
+    linear discriminant analysis fitted on the current labels (weighted by piece length up
+    to 2 s), every piece re-assigned to the nearest speaker mean there, with a price on
+    changes; ``LDA_ROUNDS`` times."""
+    from scipy.linalg import eigh
+    for _ in range(LDA_ROUNDS):
+        ids = [k for k in np.unique(labels) if lengths[labels == k].sum() >= MIN_SPEAKER]
+        if len(ids) < 2:
+            return labels
+        w = np.minimum(lengths, 2.0)
+        means = np.stack([np.average(x[labels == k], axis=0, weights=w[labels == k])
+                          for k in ids])
+        within = np.zeros((x.shape[1], x.shape[1]))
+        for k, m in zip(ids, means):
+            d = (x[labels == k] - m) * np.sqrt(w[labels == k])[:, None]
+            within += d.T @ d
+        within /= w[np.isin(labels, ids)].sum()
+        between = np.cov(means.T, bias=True)
+        _, vecs = eigh(between, within + LDA_REG * np.eye(len(within)))
+        proj = vecs[:, ::-1][:, :len(ids) - 1]
+        z, zm = x @ proj, means @ proj
+        dist = ((z[:, None, :] - zm[None]) ** 2).sum(-1)
+        labels = np.asarray(ids)[_viterbi(-np.minimum(lengths, 2.0)[:, None] * dist, LDA_SWITCH)]
+    return labels
+
+
 def cluster(emb: np.ndarray, lengths: np.ndarray, max_speakers: int = 12) -> np.ndarray:
     """A speaker number per piece (0-based, in no particular order).
 
     Speakers are found among pieces of at least ``LONG`` s (at most ``SAMPLE`` of them, evenly
     spread) by spectral clustering of the voice vectors centred on the recording's mean voice;
     every piece then picks its speaker, first in that space, then in the recording's whitened
-    top ``WHITEN`` directions, where voices of one recording separate better."""
+    top ``WHITEN`` directions, where voices of one recording separate better, then in the
+    discriminant directions of the speakers found so far (``_discriminate``)."""
     n = len(emb)
     long = np.flatnonzero(lengths >= LONG)
     if n == 0:
@@ -187,6 +219,7 @@ def cluster(emb: np.ndarray, lengths: np.ndarray, max_speakers: int = 12) -> np.
     d = min(WHITEN, len(sv))
     white = _unit((emb - emb.mean(0)) @ vt[:d].T / np.maximum(sv[:d], 1e-9))
     labels = _assign(white, lengths, labels, 3)
+    labels = _discriminate(white, lengths, labels)
     # speakers whose mean voices are nearly the same are one
     ids = np.unique(labels)
     cent = _unit(np.stack([emb[labels == k].mean(0) for k in ids]))
@@ -217,6 +250,8 @@ def diarize(pcm: np.ndarray, sample_rate: int, pauses: np.ndarray, duration: flo
             encoder: voices.VoiceEncoder, max_speakers: int = 12) -> list[Turn]:
     """Speaker turns of a recording from its audio alone."""
     pieces = speech_pieces(duration, pauses)
+    if not pieces:
+        return []
     emb = piece_embeddings(pcm, sample_rate, pieces, encoder)
     lengths = np.array([b - a for a, b in pieces])
     return turns_from_pieces(pieces, cluster(emb, lengths, max_speakers))
@@ -248,11 +283,22 @@ def _speaker_at(t: float, starts: np.ndarray, ends: np.ndarray, who: list[str]) 
     return who[min(near, key=lambda j: min(abs(t - starts[j]), abs(t - ends[j])))]
 
 
-def split_at_turns(sents: list[Sentence], words: list[Word], turns: list[Turn]) -> list[Sentence]:
+def split_at_turns(sents: list[Sentence], words: list[Word], turns: list[Turn],
+                   pauses: np.ndarray) -> list[Sentence]:
     """Sentences cut where the speaker changes inside them (caption cues and ASR sentences
-    can run across a change of speaker), at the word where the next turn begins."""
+    can run across a change of speaker), at the word where the next turn begins, when a
+    pause lies between the two words (a gap of ``SPLIT_GAP`` s between them, or a pause of
+    the pause map between their middles, since ASR words can stretch over a pause): a
+    change of label between two words that run on is more likely an error of the diarizer
+    than an interruption."""
     if not turns or not words:
         return sents
+    pauses = np.asarray(pauses, np.float64).reshape(-1, 2)
+
+    def paused(a: Word, b: Word) -> bool:
+        lo, hi = (a.start + a.end) / 2, (b.start + b.end) / 2
+        return b.start - a.end >= SPLIT_GAP or bool(
+            ((pauses[:, 0] < hi) & (pauses[:, 1] > lo)).any())
     starts = np.array([t.start for t in turns])
     ends = np.array([t.end for t in turns])
     who = [t.speaker for t in turns]
@@ -267,10 +313,13 @@ def split_at_turns(sents: list[Sentence], words: list[Word], turns: list[Turn]) 
             out.append(s)
             continue
         runs: list[list[Word]] = []
-        for w, lab, prev in zip(inside, labels, [None] + labels[:-1]):
-            if lab != prev:
+        for i, (w, lab) in enumerate(zip(inside, labels)):
+            if i == 0 or (lab != labels[i - 1] and paused(inside[i - 1], w)):
                 runs.append([])
             runs[-1].append(w)
+        if len(runs) < 2:
+            out.append(s)
+            continue
         for k, run in enumerate(runs):
             out.append(Sentence(s.start if k == 0 else run[0].start,
                                 s.end if k == len(runs) - 1 else run[-1].end,

@@ -34,19 +34,27 @@ def weights_path() -> Path | None:
     return path if path.is_file() else None
 
 
+CHUNK = 600 * SAMPLE_RATE  # samples per mel call: memory stays flat however long the audio
+
+
 def mel_frames(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(frames, 40) mel power of 16 kHz mono audio, one frame per 10 ms."""
+    """(frames, 40) mel power of 16 kHz mono audio, one frame per 10 ms, computed ten
+    minutes at a time."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError("voice embeddings need 16 kHz audio")
     import librosa
-    pcm = np.asarray(pcm, np.float32)
-    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
-    if rms > 0:
-        gain = 10 ** ((LEVEL_DBFS - 20 * np.log10(rms)) / 20)
-        pcm = pcm * np.float32(max(gain, 1.0))
-    mel = librosa.feature.melspectrogram(y=pcm, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP,
-                                         n_mels=N_MELS)
-    return mel.astype(np.float32).T
+    energy = sum(float(np.dot(pcm[i:i + CHUNK].astype(np.float64), pcm[i:i + CHUNK]))
+                 for i in range(0, len(pcm), CHUNK))
+    rms = (energy / len(pcm)) ** 0.5 if len(pcm) else 0.0
+    gain = np.float32(max(10 ** ((LEVEL_DBFS - 20 * np.log10(rms)) / 20), 1.0)) if rms > 0 \
+        else np.float32(1.0)
+    parts = []
+    for i in range(0, len(pcm), CHUNK):
+        piece = np.asarray(pcm[i:i + CHUNK], np.float32) * gain
+        mel = librosa.feature.melspectrogram(y=piece, sr=SAMPLE_RATE, n_fft=N_FFT,
+                                             hop_length=HOP, n_mels=N_MELS)
+        parts.append(mel.astype(np.float32).T[:-(-len(piece) // HOP) or None])
+    return np.concatenate(parts) if parts else np.zeros((0, N_MELS), np.float32)
 
 
 class VoiceEncoder:
