@@ -250,17 +250,29 @@ def _audio_features(pcm: np.ndarray, cfg: Config, duration: float, timings: dict
 
 
 def _diarize(pcm: np.ndarray, pauses: np.ndarray, duration: float, cfg: Config,
-             timings: dict) -> list[speakers.Turn]:
-    """Speaker turns from the audio; none (with a one-line warning) when the voice encoder
-    is not installed."""
+             timings: dict, after=None, stop: threading.Event | None = None
+             ) -> list[speakers.Turn]:
+    """Speaker turns from the audio (once the future ``after`` is done, if given, on one
+    core less than the indexer has: the transcript has one); none, with a one-line warning,
+    when the voice encoder is not installed, or when ``stop`` is set (the run is ending)."""
+    if after is not None:
+        wait([after])
+        if after.exception() is not None:
+            return []
+    if stop is not None and stop.is_set():
+        return []
     t = time.perf_counter()
     try:
         encoder = voices.VoiceEncoder()
     except ModelError as exc:
         _warn_once(f"speakers not found: {exc}")
         return []
-    turns = speakers.diarize(pcm, cfg.audio.sample_rate, pauses, duration, encoder,
-                             cfg.speakers.max_speakers)
+    models.torch_threads(max(1, models.threads() - 1))
+    try:
+        turns = speakers.diarize(pcm, cfg.audio.sample_rate, pauses, duration, encoder,
+                                 cfg.speakers.max_speakers)
+    finally:
+        models.torch_threads(models.threads())
     timings["speakers"] = time.perf_counter() - t
     return turns
 
@@ -449,7 +461,9 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 rep.finish()
             tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
             if pcm is not None and cfg.speakers.enabled and not cue_turns:
-                voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side)
+                # after the frames: beside the image tower it slowed every stage on 2 cores
+                voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side,
+                                          frames, stop)
             t = time.perf_counter()
             words = _words(video, p, cfg, req, cues, pcm, sil, _Failfast(rep, frames))
             words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
