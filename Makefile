@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py
 
 test: $(STAMP)
+	bash scripts/install_chromium.sh
 	$(PY) -m pytest -q
 
 bench-speed: $(STAMP)

@@ -193,8 +193,8 @@ def _check_speaker(speaker: str, idx: cache.Index) -> None:
     known = sorted({s for s in idx.sent_speaker.tolist() if s})
     if not known:
         raise ClipcutError("--speaker: no speaker turns in the index (diarization is off or "
-                           "found no speech); run `clipcut index --force` with [speakers] "
-                           "enabled")
+                           "found no speech); set [speakers] enabled = true and run "
+                           "`clipcut index` (it adds the turns)")
     if speaker.casefold() not in {k.casefold() for k in known}:
         shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
         raise ClipcutError(f"--speaker {speaker}: no such speaker here (speakers: {shown})")

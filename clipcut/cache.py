@@ -43,11 +43,10 @@ ARRAYS = {
 OPTIONAL = {"word_start": ("f", 1), "word_end": ("f", 1), "word_text": ("U", 1),
             "pauses": ("f", 2), "turns": ("f", 2), "turn_speaker": ("U", 1),
             "sent_speaker": ("U", 1)}
-GROUPS = [("sent_start", "sent_end", "sent_text", "sent_emb"),
+# arrays whose first axes agree; an optional one that an older cache lacks is left out
+GROUPS = [("sent_start", "sent_end", "sent_text", "sent_emb", "sent_speaker"),
           ("windows", "win_text", "win_visual", "win_audio"), ("frame_times", "frame_emb"),
           ("word_start", "word_end", "word_text"), ("turns", "turn_speaker")]
-# optional arrays that, when present, have one row per row of another
-PER_ROW = {"sent_speaker": "sent_start"}
 
 
 @dataclass
@@ -145,7 +144,6 @@ def save(path: Path, meta: dict, arrays: dict) -> Path:
             np.savez(f, **payload)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -164,16 +162,11 @@ def remove_orphans(path: Path) -> None:
     tempfiles.remove_orphans(path.parent, f".{glob.escape(path.name)}.*.tmp", ".tmp")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _check(arrays: dict) -> str | None:
     """Why the arrays cannot be trusted, or None (missing optional arrays are added empty)."""
+    absent = {name for name in OPTIONAL if name not in arrays}
     for name, (kind, ndim) in OPTIONAL.items():
-        if name not in arrays:
+        if name in absent:
             arrays[name] = np.zeros((0,) * ndim, np.float64 if kind == "f" else np.str_)
     for name, (kind, ndim) in {**ARRAYS, **OPTIONAL}.items():
         a = arrays.get(name)
@@ -184,12 +177,9 @@ def _check(arrays: dict) -> str | None:
         if kind == "f" and not np.isfinite(a).all():
             return f"array {name} holds NaN or infinite values"
     for group in GROUPS:
-        lengths = {len(arrays[n]) for n in group}
-        if len(lengths) != 1:
+        lengths = {len(arrays[n]) for n in group if n not in absent}
+        if len(lengths) > 1:
             return f"arrays {', '.join(group)} disagree in length"
-    for name, other in PER_ROW.items():
-        if len(arrays[name]) and len(arrays[name]) != len(arrays[other]):
-            return f"arrays {name} and {other} disagree in length"
     return None
 
 

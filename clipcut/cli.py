@@ -14,6 +14,8 @@ from typing import List, Optional
 import click
 import typer
 
+from .types import clock
+
 try:  # newer typer releases carry their own copy of click
     from typer._click.exceptions import UsageError as _TyperUsageError
 except ImportError:  # pragma: no cover
@@ -35,6 +37,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None,
                   help="Pull the moments that answer a query out of long recordings.")
 log = logging.getLogger("clipcut")
+
+
+class ReelOrder(str, Enum):
+    rank = "rank"
+    time = "time"
 
 
 class Asr(str, Enum):
@@ -216,12 +223,6 @@ def _update_libraries(paths, files, cfg, req, uri, quiet) -> bool:
     return ok
 
 
-def _fmt_time(t: float) -> str:
-    m, s = divmod(t, 60)
-    h, m = divmod(int(m), 60)
-    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
-
-
 def _json(result, target: Path) -> str:
     clips = [{"rank": c.rank, "video": c.video, "start": round(c.start, 3), "end": round(c.end, 3),
               "score": round(c.score, 4),
@@ -257,7 +258,7 @@ def _table(result) -> None:
         text = c.text if len(c.text) <= 160 else c.text[:157] + "..."
         conf = f"{c.confidence:.2f}" if c.confidence is not None else f"{c.score:.3f}"
         row = [str(c.rank)] + ([Path(c.video).name] if many else [])
-        row += [_fmt_time(c.start), _fmt_time(c.end), f"{c.end - c.start:.1f}s",
+        row += [clock(c.start), clock(c.end), f"{c.end - c.start:.1f}s",
                 conf + (" weak" if c.weak else "")] + ([",".join(c.speakers) or "-"] if who else [])
         row += [text,
                 " ".join(c.evidence.get("words", [])) or "-",
@@ -280,6 +281,12 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
           min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.287). No clip left: exit 1."),
           keep_weak: bool = typer.Option(False, "--all", help="Keep clips under --min-confidence (marked weak) up to -n; the exit code still says whether one reached it."),
+          export: List[Path] = typer.Option([], "--export", metavar="FILE", help="Write the clips as an editor timeline: .otio, .edl (CMX 3600), .xml (Final Cut 7 / Premiere / Resolve) or .fcpxml (Final Cut Pro); repeat for several."),
+          reel: Optional[Path] = typer.Option(None, "--reel", metavar="FILE.mp4", help="Join the clips into one MP4 with a chapter per clip."),
+          reel_order: ReelOrder = typer.Option(ReelOrder.rank, "--reel-order", help="Reel in rank order, or in time order (by recording, then start)."),
+          subs: bool = typer.Option(False, "--subs", help="Write an .srt beside each clip, timed to the clip (speaker labels when known)."),
+          burn_subs: bool = typer.Option(False, "--burn-subs", help="Render the subtitles into the clips' video."),
+          html: Optional[Path] = typer.Option(None, "--html", metavar="FILE.html", help="Write a results page: thumbnails, transcripts with the matched words, players."),
           speaker: Optional[str] = typer.Option(None, "--speaker", help="Only clips in which this speaker talks (S1, S2, ... as the index numbered them, or a name from the captions)."),
           in_glob: Optional[str] = typer.Option(None, "--in", help="Folder or library: only recordings whose path inside it matches this glob."),
           since: Optional[str] = typer.Option(None, "--since", help="Folder or library: only recordings created on or after this date (YYYY-MM-DD)."),
@@ -295,8 +302,10 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
 
     from .api import search
     from .config import load_config
-    from .cut import cut_clips
+    from .export import ExportRequest, deliver, validate
 
+    ex = ExportRequest(tuple(export), reel, reel_order.value, subs, burn_subs, html)
+    validate(ex, no_cut)
     cfg = load_config(config)
     changes = {k: v for k, v in {"min_len": min_len, "max_len": max_len, "pad": pad,
                                  "min_confidence": min_confidence}.items() if v is not None}
@@ -320,8 +329,10 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     log.info("query %r: k=%d tokens=%s weights=%s%s", result.semantic, result.k,
              " ".join(result.tokens), result.weights,
              f" time={result.time_phrase!r}" if result.time_phrase else "")
-    if result.clips and not no_cut:
-        result.clips = cut_clips(result.clips, out, result.has_video, cfg.cut, force)
+    wanted = ex if result.found else ExportRequest()  # no match: no timeline, reel or page
+    if result.clips and (wanted.outputs or not no_cut):
+        result.clips = deliver(result.clips, result.has_video, wanted, out, cfg.cut, no_cut,
+                               force, result.query)
     if as_json:
         print(_json(result, target))
     elif result.clips:
@@ -393,7 +404,7 @@ def library_status(path: Path = typer.Argument(Path("."), metavar="[PATH]", help
             table.add_column(name, justify="right" if right else "left")
         for r in st.recordings:
             hint = STATES[r.state]
-            table.add_row(r.path, _fmt_time(r.duration), str(r.rows),
+            table.add_row(r.path, clock(r.duration), str(r.rows),
                           r.state + (f" ({hint})" if hint else ""))
         Console(soft_wrap=False).print(table)
         print(f"{len(st.recordings)} recordings, {st.hours:.2f} hours, "

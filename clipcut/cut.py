@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,13 +47,28 @@ def written_by_clipcut(path: Path) -> bool:
     return any(v == TAG for k, v in tags.items() if k.lower() == "comment")
 
 
+def _filter_value(path: Path) -> str:
+    """``path`` as a filter option value inside a filter graph: escaped once for the option
+    parser (':' separates options) and once more for the graph parser (',;[]' separate
+    filters); a quote or backslash is special to both."""
+    value = "".join("\\" + ch if ch in "\\':" else ch for ch in str(path))
+    return "".join("\\" + ch if ch in "\\'[],;" else ch for ch in value)
+
+
 def ffmpeg_args(src: Path, dst: Path, start: float, end: float, video: bool,
-                opt: CutOptions) -> list[str]:
-    """The ffmpeg argument list for one clip (absolute paths: a leading '-' is never an option)."""
+                opt: CutOptions, subtitles: Path | None = None) -> list[str]:
+    """The ffmpeg argument list for one clip (absolute paths: a leading '-' is never an option).
+    ``subtitles`` (an .srt timed from the clip's start) are rendered into the picture, which
+    needs a re-encode even when ``opt`` asks for a stream copy (the audio too, so that it
+    starts on the same sample as the picture); ignored without video."""
+    burn = subtitles is not None and video
     args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-ss", f"{start:.3f}", "-i", str(src.resolve()), "-t", f"{end - start:.3f}"]
     args += ["-map", "0:v:0", "-map", "0:a:0?"] if video else ["-map", "0:a:0", "-vn"]
-    if opt.reencode:
+    if burn:
+        # seeking before -i starts the filters' clock at the clip's start, as the cues are
+        args += ["-vf", f"subtitles=filename={_filter_value(subtitles.resolve())}"]
+    if opt.reencode or burn:
         if video:
             args += ["-c:v", "libx264", "-preset", opt.preset, "-crf", str(opt.crf),
                      "-pix_fmt", "yuv420p"]
@@ -79,9 +95,22 @@ def plan(clips: list[Clip], out_dir: Path, has_video: dict[str, bool], force: bo
     return planned
 
 
+def _subtitle_file(text: str, folder: Path, n: int) -> Path | None:
+    """``text`` (SRT) written under a plain name in ``folder``, so that no character of a
+    user's path reaches the filter graph; None when it holds no cue."""
+    if not text.strip():
+        return None
+    path = folder / f"{n}.srt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def cut_clips(clips: list[Clip], out_dir: str | Path, has_video: dict[str, bool],
-              opt: CutOptions, force: bool = False) -> list[Clip]:
-    """Cut every clip into ``out_dir``; returns the clips with ``file`` set."""
+              opt: CutOptions, force: bool = False,
+              subtitles: dict[str, str] | None = None) -> list[Clip]:
+    """Cut every clip into ``out_dir``; returns the clips with ``file`` set. ``subtitles`` maps
+    a clip's target file (as ``plan`` names it) to SRT text timed from the clip's start, which
+    is rendered into that clip's picture."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,28 +120,32 @@ def cut_clips(clips: list[Clip], out_dir: str | Path, has_video: dict[str, bool]
     for ext in CLIP_EXTENSIONS:  # what killed runs left
         tempfiles.remove_orphans(out_dir, f".*{ext}.*.part", ".part")
     planned = plan(clips, out_dir, has_video, force)
+    burn = {os.path.abspath(k): v for k, v in (subtitles or {}).items()}
     errors = []
-    for clip in planned:
-        target = Path(clip.file)
-        try:
-            fd, tmp = tempfiles.create(target, ".part")
-        except OSError as exc:
-            raise CutError(f"cannot write in output folder ({exc.strerror}); pick another -o",
-                           path=out_dir) from None
-        os.close(fd)
-        args = ffmpeg_args(Path(clip.video), Path(tmp), clip.start, clip.end,
-                           has_video.get(clip.video, True), opt)
-        try:
-            proc = subprocess.run(args, capture_output=True, text=True, check=False)
-            if proc.returncode == 0 and os.path.getsize(tmp) > 0:
-                os.replace(tmp, target)
-                continue
-        except FileNotFoundError:
-            raise CutError("ffmpeg is not installed; `apt-get install ffmpeg`") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)  # gone already when it was renamed
-        lines = proc.stderr.strip().splitlines()
-        errors.append(f"{target.name}: {lines[-1] if lines else 'ffmpeg failed'}")
+    with tempfile.TemporaryDirectory(prefix="clipcut-subs-") as subs_dir:
+        for n, clip in enumerate(planned):
+            target = Path(clip.file)
+            srt = burn.get(os.path.abspath(target))
+            subs = _subtitle_file(srt, Path(subs_dir), n) if srt is not None else None
+            try:
+                fd, tmp = tempfiles.create(target, ".part")
+            except OSError as exc:
+                raise CutError(f"cannot write in output folder ({exc.strerror}); pick another -o",
+                               path=out_dir) from None
+            os.close(fd)
+            args = ffmpeg_args(Path(clip.video), Path(tmp), clip.start, clip.end,
+                               has_video.get(clip.video, True), opt, subs)
+            try:
+                proc = subprocess.run(args, capture_output=True, text=True, check=False)
+                if proc.returncode == 0 and os.path.getsize(tmp) > 0:
+                    os.replace(tmp, target)
+                    continue
+            except FileNotFoundError:
+                raise CutError("ffmpeg is not installed; `apt-get install ffmpeg`") from None
+            finally:
+                Path(tmp).unlink(missing_ok=True)  # gone already when it was renamed
+            lines = proc.stderr.strip().splitlines()
+            errors.append(f"{target.name}: {lines[-1] if lines else 'ffmpeg failed'}")
     if errors:
         raise CutError(f"{len(errors)} of {len(planned)} clips failed: {errors[0]}")
     return planned

@@ -48,3 +48,7 @@ class CacheError(ClipcutError):
 
 class CutError(ClipcutError):
     """ffmpeg failed to cut a clip, or a cut would clobber a file."""
+
+
+class ExportError(ClipcutError):
+    """A timeline, reel, subtitle file or results page cannot be written."""

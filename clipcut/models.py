@@ -124,6 +124,29 @@ def load_text_model(explicit: str = ""):
         raise ModelError(f"cannot load sentence-transformers model at {path}: {exc}") from exc
 
 
+def voice_encoder_path() -> Path:
+    """The speaker encoder's weights inside the installed resemblyzer package (the package is
+    never imported: its webrtcvad dependency is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("resemblyzer")
+    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt" \
+        if spec is not None and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise ModelError("speaker detection needs the voice encoder of the resemblyzer "
+                         "package; run: pip install --no-deps resemblyzer==0.1.4")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+@_serialized
+def load_voice_encoder():
+    """The speaker encoder (``index.voices.VoiceEncoder``), loaded once per process."""
+    from .index.voices import VoiceEncoder
+
+    return VoiceEncoder(voice_encoder_path())
+
+
 def embedding_dim(model) -> int:
     """Output size of a text model (sentence-transformers renamed the method in 5.x)."""
     get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

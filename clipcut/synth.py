@@ -119,6 +119,11 @@ class Recording:
         path.write_text(json.dumps(asdict(self), indent=1))
 
 
+def vtt_time(t: float) -> str:
+    """A WebVTT timestamp (HH:MM:SS.mmm)."""
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+
+
 @dataclass(frozen=True)
 class SynthTurn:
     speaker: str
@@ -133,11 +138,11 @@ class Conversation:
     duration: float
     turns: list[SynthTurn]
 
-    def vtt(self, names: dict[str, str]) -> str:
-        """WebVTT captions of the conversation, one cue per sentence with a voice tag."""
-        def ts(t: float) -> str:
-            return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
-        cues = [f"{ts(s.start)} --> {ts(s.end)}\n<v {names[t.speaker]}>{s.text}</v>"
+    def vtt(self, names: dict[str, str] | None = None) -> str:
+        """WebVTT captions of the conversation, one cue per sentence, with a voice tag naming
+        its speaker when ``names`` maps speakers to names."""
+        cues = [f"{vtt_time(s.start)} --> {vtt_time(s.end)}\n"
+                + (f"<v {names[t.speaker]}>{s.text}</v>" if names else s.text)
                 for t in self.turns for s in t.sentences]
         return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
@@ -158,8 +163,24 @@ def _trim(pcm: np.ndarray, level: float = 1e-3) -> np.ndarray:
     return pcm[loud[0]:loud[-1] + 1] if len(loud) else pcm
 
 
+def _say(lines: list[str], voice: str, label: str, t: float,
+         pieces: list[np.ndarray]) -> tuple[list[SynthSentence], float]:
+    """Append the lines spoken in ``voice`` (SENTENCE_PAUSE between them) to ``pieces``,
+    starting at ``t`` s; return their sentences (``label`` as topic) and the time after."""
+    out = []
+    for si, line in enumerate(lines):
+        if si:
+            pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
+            t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+        pcm = _trim(speak(line, voice))
+        pieces.append(pcm)
+        out.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3), line, label))
+        t += len(pcm) / SAMPLE_RATE
+    return out, t
+
+
 def _write_video(out: Path, audio: np.ndarray, cards: list[tuple[str, float]], size: str,
-                 fps: int, preset: str, moving: bool = False) -> None:
+                 fps: int | str, preset: str, moving: bool = False) -> None:
     """Mux ``audio`` with colour cards of the given durations into ``out`` (H.264 + AAC)."""
     duration = len(audio) / SAMPLE_RATE
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +207,7 @@ def _write_video(out: Path, audio: np.ndarray, cards: list[tuple[str, float]], s
 
 def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = None, *,
                       voices: dict[str, str] | None = None, lead: float = 1.0,
-                      size: str = "320x240", fps: int = 25) -> Conversation:
+                      size: str = "320x240", fps: int | str = 25) -> Conversation:
     """Write ``out``: speakers taking turns (one espeak-ng voice each, TURN_PAUSE between
     turns, SENTENCE_PAUSE between a turn's sentences) over one still card; return the turns
     with exact times."""
@@ -199,15 +220,7 @@ def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = Non
         if ti:
             pieces.append(np.zeros(int(TURN_PAUSE * SAMPLE_RATE), np.float32))
             t += int(TURN_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
-        sents = []
-        for si, line in enumerate(lines):
-            if si:
-                pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
-                t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
-            pcm = _trim(speak(line, voices[who]))
-            pieces.append(pcm)
-            sents.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3), line, who))
-            t += len(pcm) / SAMPLE_RATE
+        sents, t = _say(lines, voices[who], who, t, pieces)
         out_turns.append(SynthTurn(who, sents[0].start, sents[-1].end, sents))
     pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))
     audio = np.concatenate(pieces)
@@ -216,7 +229,7 @@ def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = Non
 
 
 def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
-                   size: str = "320x240", fps: int = 25, repeat: int = 1,
+                   size: str = "320x240", fps: int | str = 25, repeat: int = 1,
                    lead: float = 1.0, moving: bool = False,
                    preset: str = "ultrafast") -> Recording:
     """Write ``out`` (MP4: H.264 + AAC) and return what it holds, with exact times.
@@ -241,15 +254,8 @@ def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
             card_start = cut
             t += TOPIC_PAUSE
         begin = t
-        for si, line in enumerate(lines):
-            if si:
-                pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
-                t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
-            pcm = _trim(speak(line))
-            pieces.append(pcm)
-            sentences.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3),
-                                           line, name))
-            t += len(pcm) / SAMPLE_RATE
+        said, t = _say(lines, "en-us", name, t, pieces)
+        sentences += said
         spans[name] = (round(begin, 3), round(t, 3))
     pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))
     t += lead

@@ -11,9 +11,19 @@ log = logging.getLogger(__name__)
 
 
 def create(target: Path, suffix: str) -> tuple[int, str]:
-    """(fd, name) of a new hidden file beside ``target``: ``.NAME.PID.RANDOM{suffix}``."""
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
-                            suffix=suffix)
+    """(fd, name) of a new hidden file beside ``target``: ``.NAME.PID.RANDOM{suffix}``, with
+    the permissions of a file the user creates (mkstemp's are private, and the rename that
+    puts it in place would keep them)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                                suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _writer_pid(tmp: Path, suffix: str) -> int | None:

@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 Seconds = float
 
 
+def clock(t: Seconds) -> str:
+    """A time as people read it: m:ss.s, or h:mm:ss.s from an hour on."""
+    tenths = round(t * 10)
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    s = f"{rest // 10:02d}.{rest % 10}"
+    return f"{h}:{m:02d}:{s}" if h else f"{m}:{s}"
+
+
 @dataclass(frozen=True)
 class Word:
     start: Seconds
@@ -36,6 +45,9 @@ class Clip:
     weak: bool = False               # under the confidence floor (kept only on request)
     evidence: dict = field(default_factory=dict)  # best sentence, query words found
     turns: list = field(default_factory=list)     # [{"speaker", "start", "end", "text"}]
+    # the clip's sentences, each {"speaker", "start", "end", "text", "words": [[s, e, w], ...]}
+    # (words empty when the cache has no word times): what subtitles are timed from
+    lines: list = field(default_factory=list, repr=False)
 
     @property
     def speakers(self) -> list[str]:

@@ -91,16 +91,15 @@ def main() -> None:
         if not args.direct:
             r = der(ref, from_cache(video), timing["duration"], args.collar)
         else:
-            from clipcut.index import audio as audio_stage, media, sentences, speakers, voices
+            from clipcut import models
+            from clipcut.index import audio as audio_stage, media, sentences, speakers
+            encoder = models.load_voice_encoder()
             t0 = time.perf_counter()
             pcm = media.load_audio(video, 16000, timing["duration"])
             _, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
             t1 = time.perf_counter()
-            pieces = speakers.speech_pieces(timing["duration"], pauses)
-            emb = speakers.piece_embeddings(pcm, 16000, pieces, voices.VoiceEncoder())
-            lengths = np.array([b - a for a, b in pieces])
-            turns = speakers.turns_from_pieces(
-                pieces, speakers.cluster(emb, lengths, cfg.speakers.max_speakers))
+            turns = speakers.diarize(pcm, 16000, pauses, timing["duration"], encoder,
+                                     cfg.speakers.max_speakers)
             t2 = time.perf_counter()
             spent["audio"] += t1 - t0
             spent["embed"] += t2 - t1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clipcut.synth import make_recording
+from clipcut.synth import make_recording, vtt_time
 
 CLIPCUT = [sys.executable, "-m", "clipcut"]
 
@@ -76,15 +76,11 @@ def copy_recording(recording, folder: Path, name: str = "talk.mp4") -> Path:
     return dst
 
 
-def _ts(t: float) -> str:
-    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
-
-
 def write_cues(path: Path, cues) -> Path:
     """A WebVTT file with these (start, end, text) cues."""
     lines = ["WEBVTT", ""]
     for start, end, text in cues:
-        lines += [f"{_ts(start)} --> {_ts(end)}", text, ""]
+        lines += [f"{vtt_time(start)} --> {vtt_time(end)}", text, ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 

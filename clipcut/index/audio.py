@@ -42,7 +42,7 @@ def log_mel(audio: np.ndarray, sample_rate: int = 16000, n_mels: int = 80,
 
 
 @functools.cache
-def _librosa():
+def load_librosa():
     """librosa, imported under the models' import lock with one short call made: it loads
     scipy.stats lazily on the first call, and scipy.stats looks at torch, which a side thread
     may be importing at that moment (a half-initialized torch failed the import)."""
@@ -59,7 +59,7 @@ def _librosa():
 def _log_mel_frames(audio: np.ndarray, sample_rate: int, n_mels: int, win_length: float,
                     hop_length: float, k0: int, k1: int) -> np.ndarray:
     """Frames ``k0:k1`` of ``log_mel`` computed from the samples they need only."""
-    librosa = _librosa()
+    librosa = load_librosa()
     n_fft, hop = _frame_params(sample_rate, win_length, hop_length)
     seg = _padded(audio, k0 * hop - n_fft // 2, (k1 - 1) * hop - n_fft // 2 + n_fft)
     mel = librosa.feature.melspectrogram(y=seg, sr=sample_rate, n_fft=n_fft, hop_length=hop,

@@ -155,6 +155,11 @@ def caption_cues(video: Path, p: Plan) -> list[transcript.Cue] | None:
     return None
 
 
+def caption_turns(cues: list | None, cfg: Config) -> list[speakers.Turn]:
+    """The turns the captions name (none when they name no speaker or speakers are off)."""
+    return speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
+
+
 def find_upgradable(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
     """A cache of ``video`` that is current in everything but its speaker turns (a schema-2
     cache, or one made with other speaker settings): only the turns need making."""
@@ -177,7 +182,7 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     cues = caption_cues(video, p)
-    turns = speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
+    turns = caption_turns(cues, cfg)
     method, pauses = "captions", idx.pauses
     if not turns and cfg.speakers.enabled and p.info.has_audio:
         rep.start("speakers", None)
@@ -213,7 +218,7 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
 
 
-def _words(video: Path, p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
+def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
            pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
     info, cap = p.info, p.captions
     if cap == "none":
@@ -263,7 +268,7 @@ def _diarize(pcm: np.ndarray, pauses: np.ndarray, duration: float, cfg: Config,
         return []
     t = time.perf_counter()
     try:
-        encoder = voices.VoiceEncoder()
+        encoder = models.load_voice_encoder()
     except ModelError as exc:
         _warn_once(f"speakers not found: {exc}")
         return []
@@ -446,7 +451,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
     # nothing from a second core, and these take it.
     done, stop = [0.0], threading.Event()
     cues = caption_cues(video, p)
-    cue_turns = speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
+    cue_turns = caption_turns(cues, cfg)
     with ThreadPoolExecutor(2, thread_name_prefix="clipcut-index") as pool:
         frames = pool.submit(_frames, video, info, cfg, arch, weights, done, stop, side)
         try:
@@ -465,7 +470,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side,
                                           frames, stop)
             t = time.perf_counter()
-            words = _words(video, p, cfg, req, cues, pcm, sil, _Failfast(rep, frames))
+            words = _words(p, cfg, req, cues, pcm, sil, _Failfast(rep, frames))
             words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
             timings["transcript"] = time.perf_counter() - t
         except BaseException:

@@ -305,13 +305,9 @@ def split_at_turns(sents: list[Sentence], words: list[Word], turns: list[Turn],
     w_mid = np.array([(w.start + w.end) / 2 for w in words])
     out: list[Sentence] = []
     for s in sents:
-        a, b = np.searchsorted(w_mid, [s.start, s.end], "left"), None
-        a, b = int(a[0]), int(a[1])
+        a, b = (int(i) for i in np.searchsorted(w_mid, [s.start, s.end], "left"))
         inside = words[a:b]
-        labels = [_speaker_at(float(w_mid[i]), starts, ends, who) for i in range(a, b)]
-        if len(set(labels)) < 2:
-            out.append(s)
-            continue
+        labels = [_speaker_at(float(m), starts, ends, who) for m in w_mid[a:b]]
         runs: list[list[Word]] = []
         for i, (w, lab) in enumerate(zip(inside, labels)):
             if i == 0 or (lab != labels[i - 1] and paused(inside[i - 1], w)):

@@ -150,6 +150,11 @@ def transcribe_faster_whisper(model, audio: np.ndarray, *, language: str, beam_s
     that many speech chunks (cut at pauses by the VAD) in one model call; with timestamp
     tokens on, so that Whisper does not stop before the end of a 30 s chunk and drop the rest
     (without them a fifth of the speech was lost on some meetings)."""
+    import ctranslate2
+
+    # Whisper falls back to sampling at a higher temperature on a chunk it cannot decode
+    # greedily; a fixed seed keeps the transcript (and every clip) the same run after run
+    ctranslate2.set_random_seed(0)
     if batch_size > 1:
         from faster_whisper import BatchedInferencePipeline
 

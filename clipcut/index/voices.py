@@ -8,12 +8,11 @@ imported, so its own dependencies are not needed); the network is rebuilt here w
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
+from .audio import load_librosa
 
 SAMPLE_RATE = 16000
 HOP = 160            # samples per mel frame (10 ms)
@@ -25,15 +24,6 @@ BATCH = 256
 ENCODER = "resemblyzer-0.1.4"   # recorded in caches: turns made with another encoder are redone
 
 
-def weights_path() -> Path | None:
-    """The encoder weights inside the installed resemblyzer package, or None."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
-    return path if path.is_file() else None
-
-
 CHUNK = 600 * SAMPLE_RATE  # samples per mel call: memory stays flat however long the audio
 
 
@@ -42,7 +32,7 @@ def mel_frames(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     minutes at a time."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError("voice embeddings need 16 kHz audio")
-    import librosa
+    librosa = load_librosa()
     energy = sum(float(np.dot(pcm[i:i + CHUNK].astype(np.float64), pcm[i:i + CHUNK]))
                  for i in range(0, len(pcm), CHUNK))
     rms = (energy / len(pcm)) ** 0.5 if len(pcm) else 0.0
@@ -58,14 +48,12 @@ def mel_frames(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 class VoiceEncoder:
-    """The speaker encoder; ``embed`` maps (n, frames, 40) mel windows to (n, 256) unit vectors."""
+    """The speaker encoder; ``embed`` maps (n, frames, 40) mel windows to (n, 256) unit vectors.
+    Load it through ``models.load_voice_encoder()`` (found, loaded once, under the import
+    lock)."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path):
         import torch
-        path = path or weights_path()
-        if path is None:
-            raise ModelError("speaker detection needs the voice encoder of the resemblyzer "
-                             "package; run: pip install --no-deps resemblyzer==0.1.4")
         state = torch.load(path, map_location="cpu", weights_only=False)["model_state"]
         self.torch = torch
         self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)

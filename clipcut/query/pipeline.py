@@ -231,5 +231,6 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
                           weak=bool(c.confidence < opt.min_confidence),
                           evidence=_evidence(c),
-                          turns=turns.clip_turns(r.index, r.first, r.last)))
+                          turns=turns.clip_turns(r.index, r.first, r.last),
+                          lines=turns.clip_lines(r.index, r.first, r.last)))
     return clips

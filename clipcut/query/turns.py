@@ -91,6 +91,25 @@ def clip_turns(idx: Index, first: int, last: int) -> list[dict]:
     return out
 
 
+def clip_lines(idx: Index, first: int, last: int) -> list[dict]:
+    """The clip's sentences with the timed words inside each, and their speaker when the
+    recording has more than one."""
+    if first < 0:
+        return []
+    spk, ws, we, wt = idx.sent_speaker, idx.word_start, idx.word_end, idx.word_text
+    # a talk by one speaker needs no label on every line
+    named = len(spk) and len(set(spk.tolist())) > 1
+    out = []
+    for i in range(first, last + 1):
+        a, b = float(idx.sent_start[i]), float(idx.sent_end[i])
+        lo, hi = np.searchsorted(ws, a - 1e-3), np.searchsorted(ws, b - 1e-3)
+        out.append({"speaker": str(spk[i]) if named else None, "start": round(a, 3),
+                    "end": round(b, 3), "text": str(idx.sent_text[i]),
+                    "words": [[round(float(ws[k]), 3), round(float(we[k]), 3), str(wt[k])]
+                              for k in range(lo, hi)]})
+    return out
+
+
 def speaks(idx: Index, first: int, last: int, speaker: str) -> bool:
     """Whether ``speaker`` (any case) says a sentence of the clip."""
     if first < 0 or len(idx.sent_speaker) == 0:
