@@ -180,6 +180,14 @@ def test_clip_ends_at_the_end_of_its_turn_within_the_snap_radius():
     assert turns.follow(_Idx(rows), 3, 5, OPT) == (0, 6)
 
 
+def test_clip_does_not_end_with_another_speakers_question():
+    rows = ROWS[:6] + [(26.5, 29, "S1", "Any other questions?")]
+    assert turns.follow(_Idx(rows), 3, 6, OPT) == (0, 5)
+    # unless the clip would fall under min_len without it
+    short = [(0, 4, "S1", "Yes, we can."), (4.5, 6, "S2", "Why not earlier?")]
+    assert turns.follow(_Idx(short), 0, 1, OPT) == (0, 1)
+
+
 def test_without_speakers_nothing_moves():
     idx = _Idx(ROWS)
     idx.sent_speaker = np.array([], dtype=np.str_)

@@ -15,7 +15,7 @@ import numpy as np
 from ..types import Sentence, Word
 from . import voices
 
-METHOD = "pieces-spectral-lda-5"  # recorded in caches; a cache made with another method gets
+METHOD = "pieces-spectral-lda-6"  # recorded in caches; a cache made with another method gets
                               # its turns (and sentence splits) made again
 MAX_PIECE = 2.0     # longest piece of speech given one embedding (s)
 MIN_PIECE = 0.3     # shorter pieces of speech are ignored (s)
@@ -27,7 +27,7 @@ SAMPLE = 1500       # at most this many of them (the affinity matrix is SAMPLE x
 WHITEN = 16         # whitened directions of the recording's voices used to assign pieces
 SHARPNESS = 10.0    # score scale of a piece's similarity to a speaker, per second of speech
 SWITCH = 6.0        # score price of a change of speaker between consecutive pieces
-SAME_VOICE = 0.97   # speakers whose mean voice vectors are closer than this (cosine) are one
+SAME_VOICE = 0.96   # speakers whose mean voice vectors are closer than this (cosine) are one (tune_same_voice.py)
 SPLIT_GAP = 0.15    # a sentence is split at a change of speaker only where a pause this long is (s)
 LDA_ROUNDS = 2      # rounds of discriminant refinement
 LDA_REG = 1e-3      # ridge added to the within-speaker scatter

@@ -39,7 +39,8 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
       or from its last sentences within ``turn_reach`` when that turn is longer; when even
       that does not fit, the clip's end moves back (never before the sentence it started at).
     - Forward to the end of the last sentence's turn when that is within
-      ``opt.snap_radius``.
+      ``opt.snap_radius``; and back off another speaker's question that would end the clip
+      (while it stays ``opt.min_len`` long).
     The clip may run up to ``opt.turn_stretch`` s past ``opt.max_len`` for these."""
     spk = idx.sent_speaker
     if len(spk) == 0 or first < 0:
@@ -69,6 +70,10 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     te = turn_end(spk, last)
     if te > last and end[te] - end[last] <= opt.snap_radius and fits(first, te):
         last = te
+    # another speaker's question at the very end opens an exchange the clip leaves out
+    while last > first and spk[last] != spk[last - 1] and asks(str(idx.sent_text[last])) \
+            and end[last - 1] - start[first] >= opt.min_len:
+        last -= 1
     return first, last
 
 
