@@ -8,7 +8,6 @@ of those differ or its arrays are malformed: the caller rebuilds it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import hashlib
 import json
@@ -108,12 +107,8 @@ def build_lock(video: Path):
     folder = user_cache_dir() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(str(video.resolve()).encode()).hexdigest()[:24]
-    with open(folder / f"{key}.lock", "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    with tempfiles.exclusive(folder / f"{key}.lock"):
+        yield
 
 
 def candidates(video: Path) -> list[Path]:

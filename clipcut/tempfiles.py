@@ -2,6 +2,8 @@
 can tell what a killed writer left (its pid no longer runs) from a live writer's file."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import tempfile
@@ -18,6 +20,17 @@ def create(target: Path, suffix: str) -> tuple[int, str]:
                                 suffix=suffix)
     os.fchmod(fd, 0o666 & ~_umask())
     return fd, name
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path):
+    """Hold an exclusive advisory lock (flock) on the file ``lock`` (created when missing)."""
+    with open(lock, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _umask() -> int:

@@ -5,7 +5,6 @@ clipcut did not write, or one that was edited since, unless forced."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -33,16 +32,6 @@ def _read(folder: Path) -> dict:
         return {}
 
 
-@contextlib.contextmanager
-def _locked(folder: Path):
-    with open(folder / (MANIFEST + ".lock"), "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def written_by_clipcut(path: Path) -> bool:
     """True when ``path`` holds exactly what clipcut last wrote there."""
     entry = _read(path.parent).get(path.name)
@@ -61,19 +50,24 @@ def check(paths: list[Path], force: bool) -> None:
         raise ExportError(f"exists and was not written by clipcut ({len(refused)} such "
                           "file(s)); use --force or another name", path=refused[0])
     for folder in dict.fromkeys(p.parent for p in paths):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExportError(f"cannot create folder ({exc.strerror}); pick another place",
-                              path=folder) from None
+        make_folder(folder)
         if not os.access(folder, os.W_OK):
             raise ExportError("folder cannot be written; pick another place", path=folder)
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents); a one-line ExportError when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create folder ({exc.strerror}); pick another place",
+                          path=folder) from None
 
 
 def remember(path: Path) -> None:
     """Record ``path`` (already in place) as written by clipcut."""
     folder = path.parent
-    with _locked(folder):
+    with tempfiles.exclusive(folder / (MANIFEST + ".lock")):
         data = _read(folder)
         data[path.name] = _digest(path)
         fd, tmp = tempfiles.create(folder / MANIFEST, ".part")

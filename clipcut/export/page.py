@@ -60,7 +60,7 @@ def write(path: Path, query: str, clips: list[Clip], has_video: dict[str, bool],
     for clip, thumb in zip(clips, thumbs):
         if thumb:
             _grab_frame(Path(clip.video), (clip.start + clip.end) / 2, thumb)
-    _make_folder(path.parent)
+    files.make_folder(path.parent)
     files.write_text(path, _render(path, query, clips, has_video, no_cut, thumbs))
     _remove_stale(assets_dir(path), set(thumbs))
 
@@ -73,17 +73,9 @@ def _remove_stale(folder: Path, keep: set[Path | None]) -> None:
             old.unlink(missing_ok=True)
 
 
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"cannot create folder ({exc.strerror}); pick another place",
-                          path=folder) from None
-
-
 def _grab_frame(src: Path, t: float, dst: Path) -> None:
     """One JPEG frame of ``src`` at ``t`` seconds, at most THUMB_WIDTH wide, written to ``dst``."""
-    _make_folder(dst.parent)
+    files.make_folder(dst.parent)
     # square pixels first (anamorphic sources), never upscaled, even height for the encoder
     scale = f"scale='min({THUMB_WIDTH},iw*sar)':-2,setsar=1"
     with files.atomic(dst) as tmp:

@@ -9,7 +9,6 @@ The sidecar caches stay the source of truth: everything here can be rebuilt from
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import tempfiles
 from ..errors import ClipcutError
 from .store import Store
 
@@ -95,12 +95,8 @@ def writing(root: Path):
         raise LibraryError("library folder is not writable; queries still work, but indexing "
                            "into it needs write access", path=folder)
     folder.mkdir(exist_ok=True)
-    with open(folder / "write.lock", "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    with tempfiles.exclusive(folder / "write.lock"):
+        yield
 
 
 def backend_of(uri: str) -> str:
