@@ -180,7 +180,7 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     ranked = []
     for idx in indexes:
         ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording,
-                                       region=len(indexes) == 1))
+                                       alone=len(indexes) == 1))
     calibrator = confidence.load(cfg.query.confidence_weights)
     clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak, speaker)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,

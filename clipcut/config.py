@@ -89,6 +89,8 @@ class QueryOptions:
     span_floor: float
     region: float
     region_weight: float
+    feedback: int
+    feedback_weight: float
     min_confidence: float
     confidence_weights: str
     relative_own: float

@@ -74,15 +74,16 @@ def bench_text_tools(bench: Path, name: str = "build_media"):
 
 
 def meeting_layout(path: Path, bm) -> dict:
-    """Sentences with estimated times, windows, and the queries with window relevance and
-    their answer spans (s)."""
+    """Sentences with estimated times and their speakers, windows, and the queries with
+    window relevance and their answer spans (s)."""
     meeting, turns, _ = bm.load_meeting(path)
-    t, turn_times, sents = 0.0, [], []
-    for _, sentences in turns:
+    t, turn_times, sents, speakers = 0.0, [], [], []
+    for speaker, sentences in turns:
         start = t
         for s in sentences:
             d = max(0.5, len(s.split()) / WORDS_PER_S)
             sents.append((t, t + d, s))
+            speakers.append(speaker)
             t += d
         turn_times.append((start, t))
         t += TURN_PAUSE
@@ -101,7 +102,8 @@ def meeting_layout(path: Path, bm) -> dict:
             rel = window_relevance(wins, gt)
             if rel.any():
                 queries.append({"text": item[key].strip(), "type": kind, "rel": rel, "gt": gt})
-    return {"texts": texts, "queries": queries, "sents": sents, "duration": t}
+    return {"texts": texts, "queries": queries, "sents": sents, "speakers": speakers,
+            "duration": t}
 
 
 def window_relevance(wins: np.ndarray, gt: list[tuple[float, float]]) -> np.ndarray:

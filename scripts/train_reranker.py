@@ -141,7 +141,8 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------- data
 
 def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
-    """An in-memory clipcut index of a laid-out meeting (text only), embeddings cached."""
+    """An in-memory clipcut index of a laid-out meeting (text and the transcript's speakers),
+    embeddings cached."""
     sents = [SimpleNamespace(start=a, end=b, text=t) for a, b, t in lay["sents"]]
     path = store / f"{name}.npz"
     if path.exists():
@@ -156,7 +157,7 @@ def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
     arrays.update(win_visual=np.zeros((n, 0), np.float32), win_audio=np.zeros((n, 0), np.float32),
                   frame_times=np.zeros(0), frame_emb=np.zeros((0, 0), np.float32),
                   audio_sec=np.zeros((0, 0), np.float32), silences=np.zeros((0, 2)),
-                  scenes=np.zeros(0))
+                  scenes=np.zeros(0), sent_speaker=np.array(lay["speakers"]))
     return Index({"video": name, "duration": lay["duration"]}, arrays)
 
 

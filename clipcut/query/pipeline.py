@@ -29,7 +29,8 @@ class Ranked:
     index: Index
     own: float           # the span's own sentence similarity (no neighbours, no lexical score)
     region: float        # how much more than usual the discussion around it matches
-    region_added: float  # what of that the score holds (0 when several recordings rank)
+    fitted: float        # what fitting the query to this recording (feedback, the region
+                         # term) added to the score; 0 when several recordings rank
     rec: confidence.Recording  # the query's similarities in this recording
 
 
@@ -57,10 +58,13 @@ def _region_mean(sims: np.ndarray, mids: np.ndarray, radius: float):
 
 def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
                prior: timephrase.TimePrior | None, top: int | None = None,
-               region: bool = True) -> list[Ranked]:
+               alone: bool = True) -> list[Ranked]:
     """Stage 1 (windows) then stage 2 (best sentence span around each of the ``top`` best
-    windows; default ``opt.stage1_top``). ``region``: add the surrounding-discussion term,
-    which compares parts of this recording with each other (off when spans of several
+    windows; default ``opt.stage1_top``). ``alone``: this recording is the only one ranked,
+    so the query may be fitted to it: pseudo-relevance feedback when its transcript comes
+    from captions (the query vector moves toward the mean of its ``opt.feedback`` best
+    windows; from speech recognition it lowered NDCG@10) and the surrounding-discussion
+    term, which compares parts of this recording with each other (off when spans of several
     recordings are ranked together: it cost .005 NDCG@10 across the validation library)."""
     wins = idx.windows
     if len(wins) == 0:
@@ -70,11 +74,21 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     win_emb, sent_emb = idx.win_text, idx.sent_emb
     if q.learned is not None and has_text:
         win_emb, sent_emb = q.learned.adapt_text(win_emb), q.learned.adapt_text(sent_emb)
-    text = win_emb @ q.vector if has_text else np.zeros(len(wins))
-    if has_text and opt.lexical_weight > 0:
-        lex = retrieve.bm25(q.terms, _window_texts(idx, groups))
-        text = text + opt.lexical_weight * lex / (lex + retrieve.LEXICAL_HALF)
-    text = retrieve.with_context(text, opt.context, opt.context_weight)
+    lex = retrieve.bm25(q.terms, _window_texts(idx, groups)) \
+        if has_text and opt.lexical_weight > 0 else np.zeros(len(wins))
+
+    def text_scores(vector: np.ndarray) -> np.ndarray:
+        dense = win_emb @ vector if has_text else np.zeros(len(wins))
+        dense = dense + opt.lexical_weight * lex / (lex + retrieve.LEXICAL_HALF)
+        return retrieve.with_context(dense, opt.context, opt.context_weight)
+    text = asked_text = text_scores(q.vector)
+    asked = q  # confidence judges the query as asked, not as fitted to this recording
+    if alone and has_text and opt.feedback > 0 and opt.feedback_weight > 0 \
+            and idx.meta.get("captions") != "asr":  # it costs ranking on ASR transcripts
+        best = np.argsort(-text, kind="stable")[:opt.feedback]
+        q = replace(q, vector=normalize(q.vector + opt.feedback_weight
+                                        * normalize(win_emb[best].mean(0))))
+        text = text_scores(q.vector)
     use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
     frame_emb, win_vis = idx.frame_emb, idx.win_visual
     if q.learned is not None and use_vis:
@@ -95,9 +109,13 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     baseline = float(np.mean(sims)) if len(sims) else 0.0
     mid_s = (idx.sent_start + idx.sent_end) / 2
     around = _region_mean(sims, mid_s, opt.region) if has_text else None
+    sims0, around0, baseline0 = sims, around, baseline  # the query as asked: for confidence
+    if asked is not q:
+        sims0 = sent_emb @ asked.vector
+        around0, baseline0 = _region_mean(sims0, mid_s, opt.region), float(np.mean(sims0))
     rec = confidence.recording_stats(
-        sims, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
-        confidence.cohort_stats(q.vector, q.learned.adapt_text if q.learned else None))
+        sims0, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
+        confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
@@ -111,15 +129,18 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
             first, last = int(members[i0]), int(members[i1])
             start, end = float(idx.sent_start[first]), float(idx.sent_end[last])
             fine_text = (1 - opt.span_weight) * text[j] + opt.span_weight * span_sim
-            near = around((start + end) / 2) - baseline
-            term = opt.region_weight * near if region else 0.0
+            term = opt.region_weight * (around((start + end) / 2) - baseline) if alone else 0.0
+            near = around0((start + end) / 2) - baseline0
+            asked_fine = (1 - opt.span_weight) * asked_text[j] \
+                + opt.span_weight * float(sims0[first:last + 1].mean())
+            added = w_text * (fine_text + term - asked_fine)
             fine_text += term
-            added = w_text * term
         else:
             first = last = -1
             start, end = float(wins[j, 0]), float(wins[j, 1])
             fine_text = float(text[j])
-            span_sim = near = added = 0.0
+            span_sim = near = 0.0
+            added = w_text * float(text[j] - asked_text[j])
         vis_span = vis[j]
         if use_vis and len(idx.frame_times):
             inside = (idx.frame_times >= start) & (idx.frame_times < end)
@@ -192,7 +213,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
             continue
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
-        x = confidence.signals(r.rec, r.first, r.last, r.score - r.region_added, r.region, text)
+        x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
         p = float(calibrator.probability(x)[0]) if calibrator is not None else float("nan")
         if not keep_weak and p < opt.min_confidence:
             continue
