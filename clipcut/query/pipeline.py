@@ -13,6 +13,10 @@ from . import boundaries, confidence, retrieve, select, timephrase, turns
 from .encoder import EncodedQuery, normalize
 
 log = logging.getLogger(__name__)
+# feedback needs its best windows to be a small part of the recording (at most 1 in this
+# many; 5 windows of 30 s every 15 s: 5 minutes and longer), or it pulls the query toward
+# the whole recording
+FEEDBACK_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     windows; default ``opt.stage1_top``). ``alone``: this recording is the only one ranked,
     so the query may be fitted to it: pseudo-relevance feedback when its transcript comes
     from captions (the query vector moves toward the mean of its ``opt.feedback`` best
-    windows; from speech recognition it lowered NDCG@10) and the surrounding-discussion
+    windows, when they are a small part of the recording; from speech recognition it
+    lowered NDCG@10) and the surrounding-discussion
     term, which compares parts of this recording with each other (off when spans of several
     recordings are ranked together: it cost .005 NDCG@10 across the validation library)."""
     wins = idx.windows
@@ -84,6 +89,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     text = asked_text = text_scores(q.vector)
     asked = q  # confidence judges the query as asked, not as fitted to this recording
     if alone and has_text and opt.feedback > 0 and opt.feedback_weight > 0 \
+            and len(wins) >= FEEDBACK_SHARE * opt.feedback \
             and idx.meta.get("captions") != "asr":  # it costs ranking on ASR transcripts
         best = np.argsort(-text, kind="stable")[:opt.feedback]
         q = replace(q, vector=normalize(q.vector + opt.feedback_weight
