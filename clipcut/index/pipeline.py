@@ -114,7 +114,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         "models": {"transcript": asr_id,
                    "text": models.text_model_id(req.text_model or cfg.text.model)},
         "config": cfg.index_digest(),
-        "speakers": speaker_key(cfg, captions == "asr"),
+        "speakers": speaker_key(cfg),
     }
     if weights or not info.has_video:
         # Only weights asked for make a cache stale; without them, a cache built with visual
@@ -123,14 +123,12 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     return Plan(info, captions, caption_file, arch, weights, expected)
 
 
-def speaker_key(cfg: Config, from_asr: bool = False) -> dict:
-    """What shapes a cache's speaker turns and the sentence splits at them; when only this
-    differs, only they are redone."""
+def speaker_key(cfg: Config) -> dict:
+    """What shapes a cache's speaker turns; when only this differs, only they are redone."""
     if not cfg.speakers.enabled:
         return {"enabled": False}
-    key = {"enabled": True, "max_speakers": cfg.speakers.max_speakers,
-           "encoder": voices.ENCODER, "method": speakers.METHOD}
-    return {**key, "split_asr": speakers.SPLIT_ASR} if from_asr else key
+    return {"enabled": True, "max_speakers": cfg.speakers.max_speakers,
+            "encoder": voices.ENCODER, "method": speakers.METHOD}
 
 
 def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
@@ -205,7 +203,7 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
          for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
     base = make_sentences(words, idx.silences, idx.pauses, cues is None, cfg)[1] if words \
         else sents
-    split = speakers.split_at_turns(base, words, turns, pauses, from_asr=cues is None)
+    split = speakers.split_at_turns(base, words, turns, pauses)
     if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
         tmodel = models.load_text_model(req.text_model or cfg.text.model)
@@ -491,7 +489,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
             voice_turns.result()
             rep.finish()
         turns = cue_turns or (voice_turns.result() if voice_turns is not None else [])
-    sents = speakers.split_at_turns(sents, words, turns, pauses, from_asr=p.captions == "asr")
+    sents = speakers.split_at_turns(sents, words, turns, pauses)
     timings.update(side)
     if info.has_video and not weights:
         _warn_once(f"visual modality off: no {arch} weights found; pass --visual-weights FILE "

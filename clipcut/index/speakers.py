@@ -29,8 +29,6 @@ SHARPNESS = 10.0    # score scale of a piece's similarity to a speaker, per seco
 SWITCH = 6.0        # score price of a change of speaker between consecutive pieces
 SAME_VOICE = 0.96   # speakers whose mean voice vectors are closer than this (cosine) are one (tune_same_voice.py)
 SPLIT_GAP = 0.15    # a sentence is split at a change of speaker only where a pause this long is (s)
-SPLIT_ASR = False   # ASR sentences are not split at changes of speaker: from speech it cost
-                    # .010 NDCG@10 on the benchmark for little in clip shape (README)
 LDA_ROUNDS = 2      # rounds of discriminant refinement
 LDA_REG = 1e-3      # ridge added to the within-speaker scatter
 LDA_SWITCH = 2.0    # price of a change of speaker in the discriminant space (squared distance)
@@ -286,15 +284,14 @@ def _speaker_at(t: float, starts: np.ndarray, ends: np.ndarray, who: list[str]) 
 
 
 def split_at_turns(sents: list[Sentence], words: list[Word], turns: list[Turn],
-                   pauses: np.ndarray, from_asr: bool = False) -> list[Sentence]:
-    """Sentences cut where the speaker changes inside them (caption cues can run across a
-    change of speaker; ASR sentences too, but they are left whole unless ``SPLIT_ASR``:
-    their own pauses already shaped them), at the word where the next turn begins, when a
+                   pauses: np.ndarray) -> list[Sentence]:
+    """Sentences cut where the speaker changes inside them (caption cues and ASR sentences
+    can run across a change of speaker), at the word where the next turn begins, when a
     pause lies between the two words (a gap of ``SPLIT_GAP`` s between them, or a pause of
     the pause map between their middles, since ASR words can stretch over a pause): a
     change of label between two words that run on is more likely an error of the diarizer
     than an interruption."""
-    if not turns or not words or (from_asr and not SPLIT_ASR):
+    if not turns or not words:
         return sents
     pauses = np.asarray(pauses, np.float64).reshape(-1, 2)
 

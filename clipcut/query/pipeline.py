@@ -60,17 +60,29 @@ def _region_mean(sims: np.ndarray, mids: np.ndarray, radius: float):
     return mean_at
 
 
+def _feedback(q: EncodedQuery, text: np.ndarray, win_emb: np.ndarray, idx: Index,
+              opt: QueryOptions) -> EncodedQuery:
+    """Pseudo-relevance feedback (Rocchio's, on embeddings): the query vector moved toward
+    the mean of its ``opt.feedback`` best windows by ``text``, when the transcript comes
+    from captions (on ASR transcripts it lowered NDCG@10) and those windows are a small part
+    of the recording; else ``q`` itself."""
+    if opt.feedback <= 0 or opt.feedback_weight <= 0 or idx.meta.get("captions") == "asr" \
+            or len(text) < FEEDBACK_SHARE * opt.feedback:
+        return q
+    best = np.argsort(-text, kind="stable")[:opt.feedback]
+    return replace(q, vector=normalize(q.vector + opt.feedback_weight
+                                       * normalize(win_emb[best].mean(0))))
+
+
 def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
                prior: timephrase.TimePrior | None, top: int | None = None,
                alone: bool = True) -> list[Ranked]:
     """Stage 1 (windows) then stage 2 (best sentence span around each of the ``top`` best
     windows; default ``opt.stage1_top``). ``alone``: this recording is the only one ranked,
-    so the query may be fitted to it: pseudo-relevance feedback when its transcript comes
-    from captions (the query vector moves toward the mean of its ``opt.feedback`` best
-    windows, when they are a small part of the recording; from speech recognition it
-    lowered NDCG@10) and the surrounding-discussion
-    term, which compares parts of this recording with each other (off when spans of several
-    recordings are ranked together: it cost .005 NDCG@10 across the validation library)."""
+    so the query may be fitted to it: pseudo-relevance feedback (``_feedback``) and the
+    surrounding-discussion term, which compares parts of this recording with each other
+    (both off when spans of several recordings are ranked together: the term cost .005
+    NDCG@10 across the validation library). Confidence signals use the query as asked."""
     wins = idx.windows
     if len(wins) == 0:
         return []
@@ -88,13 +100,10 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         return retrieve.with_context(dense, opt.context, opt.context_weight)
     text = asked_text = text_scores(q.vector)
     asked = q  # confidence judges the query as asked, not as fitted to this recording
-    if alone and has_text and opt.feedback > 0 and opt.feedback_weight > 0 \
-            and len(wins) >= FEEDBACK_SHARE * opt.feedback \
-            and idx.meta.get("captions") != "asr":  # it costs ranking on ASR transcripts
-        best = np.argsort(-text, kind="stable")[:opt.feedback]
-        q = replace(q, vector=normalize(q.vector + opt.feedback_weight
-                                        * normalize(win_emb[best].mean(0))))
-        text = text_scores(q.vector)
+    if alone and has_text:
+        q = _feedback(q, text, win_emb, idx, opt)
+        if q is not asked:
+            text = text_scores(q.vector)
     use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
     frame_emb, win_vis = idx.frame_emb, idx.win_visual
     if q.learned is not None and use_vis:
