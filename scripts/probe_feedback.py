@@ -35,7 +35,7 @@ from clipcut.query.pipeline import rank_spans  # noqa: E402
 def candidates(idx, q, opt, gt, top: int) -> dict:
     ranked = sorted(rank_spans(idx, q, opt, None), key=lambda r: -r.score)[:top]
     return {"cands": [{"start": r.start, "end": r.end,
-                       "gain": tr.SCORE.inside((r.start, r.end), gt) / max(r.end - r.start, 1e-6)}
+                       "gain": tr.span_gain(r.start, r.end, gt)}
                       for r in ranked]}
 
 

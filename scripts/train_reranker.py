@@ -138,6 +138,11 @@ def log(msg: str) -> None:
     print(f"[rerank] {msg}", file=sys.stderr, flush=True)
 
 
+def span_gain(start: float, end: float, merged_gt: list) -> float:
+    """The benchmark's graded gain of a span: the share of it inside the answer."""
+    return SCORE.inside((start, end), merged_gt) / max(end - start, 1e-6)
+
+
 # ----------------------------------------------------------------------------- data
 
 def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
@@ -183,7 +188,7 @@ def query_record(idx: Index, sent_adapted: np.ndarray, encoder, text: str, gt: l
                       "feats": features(r.score, r.own, r.end - r.start, rank, top,
                                         at((r.start + r.end) / 2)),
                       "score": r.score, "start": r.start, "end": r.end,
-                      "gain": SCORE.inside((r.start, r.end), gt) / max(r.end - r.start, 1e-6),
+                      "gain": span_gain(r.start, r.end, gt),
                       "sent_in": sent_in})
     return {"qrows": query_rows(words), "cands": cands,
             "sims": sims.astype(np.float32)}
