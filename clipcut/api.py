@@ -15,7 +15,8 @@ from .errors import ClipcutError
 from .index.pipeline import IndexRequest, Reporter, find_current, index_video, media_files
 from .query import pipeline as qpipe
 from .query import clip_text, confidence, learned, timephrase
-from .query.encoder import EncodedQuery, QueryEncoder, clip_text_vector
+from .query.encoder import (EncodedQuery, MultilingualQueryEncoder, QueryEncoder,
+                            clip_text_vector)
 from .library import catalog
 from .library import search as lsearch
 from .library import sync as lsync
@@ -40,6 +41,7 @@ class SearchResult:
     clips: list[Clip]
     has_video: dict[str, bool] = field(default_factory=dict)
     searched: list[str] = field(default_factory=list)
+    languages: dict[str, str] = field(default_factory=dict)  # recording -> spoken language
 
     @property
     def found(self) -> bool:
@@ -47,7 +49,14 @@ class SearchResult:
         return any(not c.weak for c in self.clips)
 
 
-def _encoder(cfg: Config, text_model: str) -> QueryEncoder:
+def multilingual(idx: cache.Index) -> bool:
+    """Whether the recording's text was embedded with the multilingual encoder."""
+    return idx.meta.get("text_encoder") == "e5"
+
+
+def _encoder(cfg: Config, text_model: str, other_language: bool = False):
+    if other_language:
+        return MultilingualQueryEncoder(models.load_multilingual_text_model())
     model = models.load_query_text_model(text_model)
     trained = learned.load(cfg.query.encoder_weights) if cfg.query.encoder == "trained" else None
     dim = models.embedding_dim(model)
@@ -74,18 +83,21 @@ def encode_query(query: str, indexes: list[cache.Index], cfg: Config, text_model
                  ) -> tuple[str, timephrase.TimePrior | None, EncodedQuery]:
     """(semantic part, temporal prior, encoded query) of a query over these indexes; the
     CLIP text vector is added when one of them has visual embeddings."""
+    other = bool(indexes) and all(multilingual(i) for i in indexes)
     semantic, prior, q = encode_text(query, cfg, text_model, visual_on=any(
-        i.meta["modalities"].get("visual") for i in indexes))
-    return semantic, prior, with_visual(q, indexes)
+        i.meta["modalities"].get("visual") for i in indexes), other_language=other)
+    return semantic, prior, q if other else with_visual(q, indexes)
 
 
-def encode_text(query: str, cfg: Config, text_model: str = "", visual_on: bool = True
+def encode_text(query: str, cfg: Config, text_model: str = "", visual_on: bool = True,
+                other_language: bool = False
                 ) -> tuple[str, timephrase.TimePrior | None, EncodedQuery]:
-    """The query without its visual part (what a library's stage 1 needs)."""
+    """The query without its visual part (what a library's stage 1 needs); in the
+    multilingual encoder's space with ``other_language``."""
     semantic, prior = timephrase.parse(query)
     if not semantic:
         semantic = query if prior is None else "the discussion"
-    encoder = _encoder(cfg, text_model or cfg.text.model)
+    encoder = _encoder(cfg, text_model or cfg.text.model, other_language)
     return semantic, prior, encoder.encode(semantic, visual_on=visual_on)
 
 
@@ -178,14 +190,22 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     if speaker and not target.is_dir():
         _check_speaker(speaker, indexes[0])
     ranked = []
+    other_q = None  # the query in the multilingual space, for recordings in other languages
     for idx in indexes:
-        ranked.extend(qpipe.rank_spans(idx, q, cfg.query, prior, per_recording,
+        if multilingual(idx) and q.space != "e5":
+            other_q = other_q or encode_text(query, cfg, req.text_model, other_language=True)[2]
+        ranked.extend(qpipe.rank_spans(idx, other_q if multilingual(idx) and other_q else q,
+                                       cfg.query, prior, per_recording,
                                        alone=len(indexes) == 1))
     calibrator = confidence.load(cfg.query.confidence_weights)
+    if any(multilingual(i) for i in indexes):  # calibrated in the multilingual space
+        calibrator = {"minilm": calibrator,
+                      "e5": confidence.load(str(confidence.PACKAGED_MULTILINGUAL))}
     clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak, speaker)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},
-                        [i.meta["video"] for i in indexes])
+                        [i.meta["video"] for i in indexes],
+                        {i.meta["video"]: i.meta.get("language", "en") for i in indexes})
 
 
 def _check_speaker(speaker: str, idx: cache.Index) -> None:

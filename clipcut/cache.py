@@ -24,8 +24,10 @@ from .errors import CacheError
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 3  # 2: content fingerprints (no mtime, no path), generation, creation time;
+SCHEMA = 4  # 2: content fingerprints (no mtime, no path), generation, creation time;
             # 3: speaker turns (a schema-2 cache is upgraded in place: only speakers are added)
+            # 4: the spoken language; other languages transcribed and embedded with the
+            #    multilingual models (older caches are rebuilt)
 SUFFIX = ".clipcut.npz"
 HASH_BYTES = 1 << 20  # bytes hashed at the head and at the tail of the source
 SAMPLE_BYTES = 1 << 16  # bytes hashed at each of SAMPLES offsets between head and tail

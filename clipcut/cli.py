@@ -114,6 +114,7 @@ AsrModelOpt = typer.Option(None, "--asr-model", help="Local ASR model: a CTransl
 TextModelOpt = typer.Option(None, "--text-model", help="Local sentence-transformers model folder.")
 VisualModelOpt = typer.Option(None, "--visual-model", help="open_clip architecture (default ViT-B-32).")
 VisualWeightsOpt = typer.Option(None, "--visual-weights", help="Local open_clip checkpoint file; without one the visual modality is off.")
+LanguageOpt = typer.Option(None, "--language", help="Spoken language (ISO 639-1: en, es, de, ...); default: identified from the speech or the captions.")
 ConfigOpt = typer.Option(None, "--config", help="TOML file overriding configs/default.toml.")
 LibraryOpt = typer.Option(None, "--library", help="Library store: a Milvus URI (http(s)://host:port, or a Milvus Lite .db file); default: LanceDB inside the folder's .clipcut/ (or $CLIPCUT_LIBRARY).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only errors on stderr.")
@@ -125,6 +126,7 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
           captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
           asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
           visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
+          language: Optional[str] = LanguageOpt,
           force: bool = typer.Option(False, "--force", help="Rebuild caches even when current."),
           workers: int = typer.Option(1, "--workers", "-j", min=1,
                                       help="Recordings indexed at once, each on cores/N threads."),
@@ -140,6 +142,8 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
     from .index.pipeline import media_files
 
     cfg = load_config(config)
+    if language:
+        cfg = cfg.with_section("asr", language=language.strip().lower())
     files = unique(media_files(paths))
     if captions and len(files) != 1:
         raise ClipcutError("--captions applies to a single recording; pass one file")
@@ -172,7 +176,12 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
             log.error("%s", out.error)
         elif out.built:
             counts["indexed"] += 1
-            log.info("%s: indexed in %.1f s -> %s", out.path, out.seconds, out.cache_path)
+            log.info("%s: indexed in %.1f s (%s) -> %s", out.path, out.seconds,
+                     out.language, out.cache_path)
+            if out.language not in ("", "en") and not quiet:
+                print(f"clipcut: {out.path}: speech in {language_name(out.language)} "
+                      f"({out.language}); transcribed and searched with the multilingual "
+                      "models", file=sys.stderr)
         else:
             counts["skipped"] += 1
             log.info("%s: cache is current (%s)", out.path, out.cache_path)
@@ -181,6 +190,12 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
               f"{counts['failed']} failed", file=sys.stderr)
     synced = _update_libraries(paths, files, cfg, req, library, quiet)
     raise typer.Exit(2 if counts["failed"] or not synced else 0)
+
+
+def language_name(code: str) -> str:
+    from .index.language import NAMES
+
+    return NAMES.get(code, code)
 
 
 def _update_libraries(paths, files, cfg, req, uri, quiet) -> bool:
@@ -231,7 +246,10 @@ def _json(result, target: Path) -> str:
               "turns": c.turns, "evidence": c.evidence,
               "modality": {k: round(v, 4) for k, v in sorted(c.modality.items())}}
              for c in result.clips]
-    return json.dumps({"video": str(target), "query": result.query,
+    for c, row in zip(result.clips, clips):
+        row["language"] = result.languages.get(c.video, "")
+    top = {"language": result.languages.get(str(target), "")} if not target.is_dir() else {}
+    return json.dumps({"video": str(target), "query": result.query, **top,
                        "status": "ok" if result.found else "no_match", "clips": clips},
                       ensure_ascii=False, indent=2)
 
@@ -295,6 +313,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           captions: Optional[Path] = CaptionsOpt, asr: Optional[Asr] = AsrOpt,
           asr_model: Optional[Path] = AsrModelOpt, text_model: Optional[Path] = TextModelOpt,
           visual_model: Optional[str] = VisualModelOpt, visual_weights: Optional[Path] = VisualWeightsOpt,
+          language: Optional[str] = LanguageOpt,
           config: Optional[Path] = ConfigOpt, quiet: bool = QuietOpt, verbose: bool = VerboseOpt):
     """Find the clips of TARGET that answer QUERY, print them and cut them into -o."""
     _setup_logging(quiet, verbose)
@@ -311,6 +330,8 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
                                  "min_confidence": min_confidence}.items() if v is not None}
     if changes:
         cfg = cfg.with_section("query", **changes)
+    if language:
+        cfg = cfg.with_section("asr", language=language.strip().lower())
     if copy:
         cfg = replace(cfg, cut=replace(cfg.cut, reencode=False))
     from .library import lance

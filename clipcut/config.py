@@ -30,7 +30,9 @@ class AsrOptions:
     model: str
     compute_type: str
     beam_size: int
+    other_beam_size: int
     batch_size: int
+    other_batch_size: int
     chunk_length: int
     vad: bool
     language: str

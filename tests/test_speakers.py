@@ -102,17 +102,16 @@ def test_caption_voice_tags_name_the_speakers(call, tmp_path):
     assert rc == 0 and all("Chen" in c["speakers"] for c in data["clips"]), err
 
 
-def test_older_cache_gets_speakers_without_a_rebuild(call, tmp_path):
+def test_cache_made_without_speakers_gets_them_without_a_rebuild(call, tmp_path):
     video = tmp_path / "call.mp4"
     shutil.copy(call.video, video)
     shutil.copy(cache.sidecar_path(Path(call.video)), cache.sidecar_path(video))
     idx = cached(video)
-    # make it a schema-2 cache as the previous release wrote it
-    meta = {k: v for k, v in idx.meta.items() if k not in ("speakers", "speaker_method",
-                                                          "speaker_count")}
-    meta["schema"] = 2
-    arrays = {k: v for k, v in idx.arrays.items()
-              if k not in ("turns", "turn_speaker", "sent_speaker")}
+    # make it a cache indexed with speakers off ([speakers] enabled = false)
+    meta = {**idx.meta, "speakers": {"enabled": False}, "speaker_method": "none",
+            "speaker_count": 0}
+    arrays = {**idx.arrays, "turns": np.zeros((0, 2)), "turn_speaker": np.zeros(0, np.str_),
+              "sent_speaker": np.full(len(idx.sent_start), "", dtype=np.str_)}
     cache.save(cache.sidecar_path(video), meta, arrays)
     proc = run_cli("index", video, "-v")
     assert proc.returncode == 0, proc.stderr

@@ -27,6 +27,7 @@ class Outcome:
     cache_path: str = ""
     seconds: float = 0.0
     error: str = ""          # the one-line message when indexing failed
+    language: str = ""       # the recording's spoken language, as its cache records it
 
 
 def _init(threads: int, log_level: int) -> None:
@@ -48,7 +49,8 @@ def index_one(path: Path, cfg: Config, req: IndexRequest,
         if os.environ.get("CLIPCUT_DEBUG"):
             raise
         return Outcome(path, error=str(exc), seconds=time.perf_counter() - t)
-    return Outcome(path, res.built, str(res.cache_path), time.perf_counter() - t)
+    return Outcome(path, res.built, str(res.cache_path), time.perf_counter() - t,
+                   language=res.index.meta.get("language", ""))
 
 
 def unique(files: list[Path]) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from ..errors import MediaError, ModelError
 from ..types import Sentence, Word
 from . import audio as audio_stage
 from ..query import clip_text
+from . import language as lang_id
 from . import media, sentences, speakers, text, transcript, visual, voices, windows
 from .scenes import SceneCuts
 
@@ -104,7 +106,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     if captions == "asr":
         backend = req.asr or cfg.asr.backend
         asr_id = (f"{backend}:{models.whisper_model_id(req.asr_model or cfg.asr.model)}"
-                  f":{sentences.ASR_SPLIT}")
+                  f":{sentences.ASR_SPLIT}" + (f":{cfg.asr.language}" if cfg.asr.language else ""))
     else:
         asr_id = "none" if captions == "none" else "captions"
     expected = {
@@ -112,7 +114,9 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         "source": cache.fingerprint(video),
         "captions": captions,
         "models": {"transcript": asr_id,
-                   "text": models.text_model_id(req.text_model or cfg.text.model)},
+                   "text": models.text_model_id(req.text_model or cfg.text.model),
+                   # what other languages are transcribed and embedded with
+                   "multilingual": f"{models.MULTILINGUAL_WHISPER_ID}+{models.MULTILINGUAL_TEXT_ID}"},
         "config": cfg.index_digest(),
         "speakers": speaker_key(cfg),
     }
@@ -161,20 +165,20 @@ def caption_turns(cues: list | None, cfg: Config) -> list[speakers.Turn]:
 
 
 def find_upgradable(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
-    """A cache of ``video`` that is current in everything but its speaker turns (a schema-2
-    cache, or one made with other speaker settings): only the turns need making."""
+    """A cache of ``video`` that is current in everything but its speaker turns (made with
+    other speaker settings): only the turns need making."""
     rest = {k: v for k, v in expected.items() if k not in ("schema", "speakers")}
     for path in cache.candidates(video):
         idx = cache.load(path)
-        if idx is not None and idx.meta.get("schema") in (2, cache.SCHEMA) \
+        if idx is not None and idx.meta.get("schema") == cache.SCHEMA \
                 and cache.is_current(idx, rest):
             idx.meta["video"] = str(video)
             return idx, path
     return None
 
 
-def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Index,
-                 path: Path, rep: Reporter) -> IndexResult:
+def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Index,
+            path: Path, rep: Reporter) -> IndexResult:
     """Make the speaker turns of a cache that has everything else, and rewrite it in place.
     Sentences that run across a change of speaker are split and the text embedded again
     (then with a new generation, so that library rows are replaced); otherwise the
@@ -191,8 +195,7 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
             pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
         turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
         rep.finish()
-    meta = {**idx.meta, "schema": cache.SCHEMA, "speakers": p.expected["speakers"],
-            **_speaker_meta(turns, method)}
+    meta = {**idx.meta, "speakers": p.expected["speakers"], **_speaker_meta(turns, method)}
     arrays = dict(idx.arrays)
     sents = [Sentence(float(a), float(b), str(t))
              for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
@@ -206,7 +209,8 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     split = speakers.split_at_turns(base, words, turns, pauses)
     if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
-        tmodel = models.load_text_model(req.text_model or cfg.text.model)
+        tmodel = models.load_multilingual_text_model() if idx.meta["text_encoder"] == "e5" \
+            else models.load_text_model(req.text_model or cfg.text.model)
         arrays.update(text_arrays(split, p.info.duration, tmodel, cfg))
         meta["generation"] = uuid.uuid4().hex
         timings["text_embeddings"] = time.perf_counter() - t
@@ -218,8 +222,68 @@ def add_speakers(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cach
     return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
 
 
+def find_language(cfg: Config, cues: list | None, pcm: np.ndarray | None,
+                  pauses: np.ndarray, duration: float) -> lang_id.Language:
+    """The recording's language: ``[asr] language`` (``--language``) when set, else named
+    from the caption text, else identified from a few pieces of its speech by the packaged
+    multilingual Whisper (English, with a one-line warning, when that is not installed)."""
+    if cfg.asr.language:
+        return lang_id.Language(lang_id.check_code(cfg.asr.language), 1.0, "forced")
+    if cues is not None:
+        return lang_id.from_text(" ".join(c.text for c in cues)) \
+            or lang_id.Language("en", 0.0, "captions")
+    if pcm is None:
+        return lang_id.Language("en", 0.0, "none")
+    try:
+        model = models.load_multilingual_whisper(cfg.asr.compute_type)
+    except ModelError as exc:
+        _warn_once(f"the spoken language is not identified ({exc}); the speech is taken as "
+                   "English: pass --language CODE when it is another")
+        return lang_id.Language("en", 0.0, "assumed")
+    found = lang_id.identify(model, pcm, cfg.audio.sample_rate,
+                             lang_id.speech_pieces(duration, pauses))
+    if found is not None and found.probability < lang_id.UNSURE:
+        _warn_once(f"the spoken language is unsure ({found.name}, {found.code}, probability "
+                   f"{found.probability:.2f}); pass --language CODE if it is another")
+    return found or lang_id.Language("en", 0.0, "speech")
+
+
+def _whisper(cfg: Config, req: IndexRequest, lang: lang_id.Language):
+    """The faster-whisper model for speech in ``lang``: the configured one, or the packaged
+    multilingual one when that is English-only and the speech is not English."""
+    model_path = req.asr_model or cfg.asr.model
+    model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
+    if lang.code == "en" or model.model.is_multilingual:
+        return model
+    if model_path or os.environ.get(models.ENV_WHISPER):
+        _warn_once(f"the speech is {lang.name} ({lang.code}) but the Whisper model given is "
+                   "English-only: the transcript will be poor; pass --asr-model DIR of a "
+                   "multilingual model")
+        return model
+    try:
+        return models.load_multilingual_whisper(cfg.asr.compute_type)
+    except ModelError as exc:
+        _warn_once(f"the speech is {lang.name} ({lang.code}) but only the English Whisper "
+                   f"model is installed ({exc}): the transcript will be poor")
+        return model
+
+
+def _text_model(tmodel, lang: lang_id.Language) -> tuple[object, str]:
+    """(text model, its name for the cache): MiniLM (``tmodel``) for English, the
+    multilingual encoder for other languages (MiniLM, with a warning, where it cannot run)."""
+    if lang.code == "en":
+        return tmodel, "minilm"
+    try:
+        return models.load_multilingual_text_model(), "e5"
+    except ModelError as exc:
+        _warn_once(f"{exc}; {lang.name} text is embedded with the English model, so queries "
+                   "will find little")
+        return tmodel, "minilm"
+
+
 def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
-           pcm: np.ndarray | None, sil: np.ndarray, rep: Reporter) -> list:
+           pcm: np.ndarray | None, sil: np.ndarray, lang: lang_id.Language,
+           rep: Reporter) -> list:
     info, cap = p.info, p.captions
     if cap == "none":
         return []
@@ -230,12 +294,14 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
     rep.start("transcribe", info.duration)
     if backend == "openai-whisper":
         run = functools.partial(transcript.transcribe_openai_whisper,
-                                models.load_openai_whisper(model_path), language=cfg.asr.language)
+                                models.load_openai_whisper(model_path), language=lang.code)
     else:
-        run = functools.partial(transcript.transcribe_faster_whisper,
-                                models.load_faster_whisper(model_path, cfg.asr.compute_type),
-                                language=cfg.asr.language, beam_size=cfg.asr.beam_size,
-                                vad=cfg.asr.vad, batch_size=cfg.asr.batch_size,
+        english = lang.code == "en"
+        run = functools.partial(transcript.transcribe_faster_whisper, _whisper(cfg, req, lang),
+                                language=lang.code,
+                                beam_size=cfg.asr.beam_size if english else cfg.asr.other_beam_size,
+                                vad=cfg.asr.vad,
+                                batch_size=cfg.asr.batch_size if english else cfg.asr.other_batch_size,
                                 chunk_length=cfg.asr.chunk_length)
     words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
                                  transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),
@@ -288,6 +354,11 @@ def speaker_arrays(turns: list[speakers.Turn], sent_start: np.ndarray,
     return {"turns": np.array([[t.start, t.end] for t in turns], np.float64).reshape(-1, 2),
             "turn_speaker": np.array([t.speaker for t in turns], dtype=np.str_).reshape(-1),
             "sent_speaker": speakers.label_sentences(sent_start, sent_end, turns)}
+
+
+def language_meta(lang: lang_id.Language) -> dict:
+    return {"language": lang.code, "language_probability": lang.probability,
+            "language_source": lang.source}
 
 
 def _speaker_meta(turns: list[speakers.Turn], method: str) -> dict:
@@ -381,7 +452,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
             return IndexResult(video, found[1], found[0], built=False)
         older = None if req.force else find_upgradable(video, p.expected)
         if older:
-            return add_speakers(video, p, cfg, req, *older, rep)
+            return upgrade(video, p, cfg, req, *older, rep)
         if p.captions == "none" and not p.weights:
             raise MediaError("has no audio stream and no captions; pass --captions FILE "
                              "(.vtt or .srt), or --visual-weights FILE to search its frames",
@@ -470,7 +541,10 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side,
                                           frames, stop)
             t = time.perf_counter()
-            words = _words(p, cfg, req, cues, pcm, sil, _Failfast(rep, frames))
+            lang = find_language(cfg, cues, pcm, pauses, info.duration)
+            timings["language"] = time.perf_counter() - t
+            t = time.perf_counter()
+            words = _words(p, cfg, req, cues, pcm, sil, lang, _Failfast(rep, frames))
             words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
             timings["transcript"] = time.perf_counter() - t
         except BaseException:
@@ -501,6 +575,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
 
     t = time.perf_counter()
     rep.start("text embeddings", None)
+    tmodel, encoder = _text_model(tmodel, lang)
     texts = text_arrays(sents, info.duration, tmodel, cfg)
     wins = texts["windows"]
     rep.finish()
@@ -529,6 +604,8 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
         "visual_arch": arch,
         "visual_weights": str(Path(weights).resolve()) if weights else "",
         "text_model": req.text_model or cfg.text.model,
+        "text_encoder": encoder,   # "minilm" (English) or "e5" (multilingual)
+        **language_meta(lang),
         "index_config": cfg.index_json(),
         "timings": {k: round(v, 3) for k, v in timings.items()},
         **_speaker_meta(turns, "captions" if cue_turns else "voices"),

@@ -57,6 +57,6 @@ def index_on_cluster(files: list[Path], cfg: Config, req: IndexRequest,
                 yield Outcome(path, error=f"{path}: failed on the cluster "
                                            f"({exc.__class__.__name__}: {exc})")
                 continue
-            yield Outcome(path, out.built, out.cache_path, out.seconds, out.error)
+            yield Outcome(path, out.built, out.cache_path, out.seconds, out.error, out.language)
     finally:
         client.close()

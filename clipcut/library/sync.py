@@ -74,6 +74,11 @@ def survey(lib: Library, videos: list[Path], cfg: Config, req: IndexRequest) -> 
     out = []
     for video in videos:
         hit = current_meta(video, cfg, req)
+        if hit and hit[0].get("text_encoder") == "e5":
+            # another vector space: a library holds English (MiniLM) recordings only, so far
+            log.warning("%s: speech in another language (%s) is not added to the library; "
+                        "query the recording itself", video, hit[0].get("language"))
+            hit = None
         out.append(Found(video, lib.relative(video), hit[0] if hit else None,
                          hit[1] if hit else None))
     return out

@@ -64,3 +64,18 @@ def pad(start: float, end: float, first: int, last: int, sent_start: np.ndarray,
     before = start if first == 0 else max(0.0, (start - sent_end[first - 1]) / 2)
     after = (duration - end) if last == len(sent_end) - 1 else max(0.0, (sent_start[last + 1] - end) / 2)
     return max(0.0, start - min(amount, before)), min(duration, end + min(amount, after))
+
+
+def widen(start: float, end: float, min_len: float, duration: float) -> tuple[float, float]:
+    """A clip shorter than ``min_len`` (its sentences could not make one that long: a short
+    transcript) grown into the audio around it, evenly on both sides as far as the recording
+    allows; unchanged when it is long enough or the recording is shorter than ``min_len``."""
+    short = min_len - (end - start)
+    if short <= 0 or duration < min_len:
+        return start, end
+    a, b = start - short / 2, end + short / 2
+    if a < 0:
+        a, b = 0.0, b - a
+    if b > duration:
+        a, b = max(0.0, a - (b - duration)), duration
+    return a, b

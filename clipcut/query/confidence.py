@@ -22,6 +22,8 @@ from ..errors import ModelError
 from .encoder import lexical_terms
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
+# The same model fitted in the multilingual encoder's space (recordings in other languages).
+PACKAGED_MULTILINGUAL = PACKAGED.with_name("confidence-e5.json")
 # A cohort of 2,106 sentences of qmsum-train meetings (13 per meeting, 6 words or more; MiniLM
 # embeddings, fp16): how well the query matches ordinary meeting talk, to judge how far above
 # that the recording's best match stands (cohort score normalization).
@@ -86,20 +88,31 @@ class Recording:
     cohort: tuple[float, float, float]  # mean, std and 99th percentile of the cohort's
 
 
+# The same kind of cohort in the multilingual encoder's (centred) space.
+MULTILINGUAL_COHORT = PACKAGED.with_name("multilingual.npz")
+
+
 @functools.lru_cache(maxsize=4)
-def _cohort(adapt) -> np.ndarray:
+def _cohort(adapt, space: str = "minilm") -> np.ndarray:
+    where = MULTILINGUAL_COHORT if space == "e5" else COHORT
     try:
-        raw = np.load(COHORT).astype(np.float32)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read the confidence cohort {COHORT}: {exc}; reinstall "
+        if space == "e5":
+            with np.load(where) as fit:
+                raw = fit["cohort"].astype(np.float32)
+        else:
+            raw = np.load(where).astype(np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot read the confidence cohort {where}: {exc}; reinstall "
                          "clipcut") from None
     return adapt(raw) if adapt is not None else raw
 
 
-def cohort_stats(vector: np.ndarray, adapt=None) -> tuple[float, float, float]:
+def cohort_stats(vector: np.ndarray, adapt=None, space: str = "minilm"
+                 ) -> tuple[float, float, float]:
     """(mean, std, 99th percentile) of the query's similarity to the cohort sentences, as
-    the recording's sentences are embedded (``adapt``: the trained text adapter)."""
-    cohort = _cohort(adapt)
+    the recording's sentences are embedded (``adapt``: the trained text adapter; ``space``:
+    the text encoder, "minilm" or the multilingual "e5")."""
+    cohort = _cohort(adapt, space)
     if cohort.shape[1] != len(vector):  # another text model: no cohort (nor calibration) for it
         return 0.0, 1.0, 0.0
     sims = cohort @ vector

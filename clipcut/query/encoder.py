@@ -80,6 +80,7 @@ class EncodedQuery:
     terms: tuple[str, ...]        # lexical terms for BM25
     visual: np.ndarray | None = None  # (dv,) CLIP text embedding when the visual path is on
     learned: object | None = None     # the trained LearnedEncoder (adapters for the segments)
+    space: str = "minilm"             # the text space of ``vector``: "minilm" or "e5"
 
 
 def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
@@ -187,6 +188,23 @@ class QueryEncoder:
             vector, weights = lrn.project(vector), self._learned_weights(mean, visual_on)
         return EncodedQuery(text, vector.astype(np.float32), k, tuple(top), weights,
                             lexical_terms(text), learned=lrn)
+
+
+class MultilingualQueryEncoder:
+    """Queries for recordings in other languages, whose text was embedded with the
+    multilingual encoder (``models.E5Text``): its own query vector (its engine exposes no
+    token states, so no crisp attention), text only."""
+
+    learned = None
+
+    def __init__(self, model):
+        self.model = model
+
+    def encode(self, text: str, visual_on: bool = False) -> EncodedQuery:
+        vector = normalize(np.asarray(self.model.query(text), dtype=np.float32))
+        return EncodedQuery(text, vector.astype(np.float32), 0, (),
+                            {"visual": 0.0, "audio": 0.0, "text": 1.0}, lexical_terms(text),
+                            space="e5")
 
 
 def _as_weights(logits) -> dict:

@@ -130,14 +130,20 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         around0, baseline0 = _region_mean(sims0, mid_s, opt.region), float(np.mean(sims0))
     rec = confidence.recording_stats(
         sims0, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
-        confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None))
+        confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
+                                q.space))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
         members = np.flatnonzero((mid_s >= a) & (mid_s <= b)) if has_text else np.zeros(0, int)
         if len(members):
             local = sims[members]
-            floor = max(baseline, opt.span_floor * float(local.max()))
+            if q.space == "e5":
+                # the multilingual encoder rates every sentence of a recording in the query's
+                # language well above zero: the share is taken of how far the best stands out
+                floor = baseline + opt.span_floor * max(float(local.max()) - baseline, 0.0)
+            else:
+                floor = max(baseline, opt.span_floor * float(local.max()))
             i0, i1, span_sim = retrieve.best_span(local, idx.sent_start[members],
                                                   idx.sent_end[members], opt.min_len,
                                                   opt.max_len, floor)
@@ -190,6 +196,7 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
     first, last = turns.follow(idx, first, last, opt)
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
+    start, end = boundaries.widen(start, end, opt.min_len, idx.duration)
     return replace(r, first=first, last=last, start=start, end=end, score=score)
 
 
@@ -205,10 +212,11 @@ class Chosen:
 
 
 def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
-           calibrator: confidence.Calibrator | None, keep_weak: bool = False,
+           calibrator: confidence.Calibrator | dict | None, keep_weak: bool = False,
            speaker: str = "") -> list[Chosen]:
     """Best-first: snap each span, drop overlapping, repeated, (unless ``keep_weak``)
-    unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``."""
+    unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``.
+    ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     best_own = max((r.own for r in ranked), default=0.0)
     own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
@@ -229,7 +237,9 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             continue
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
-        p = float(calibrator.probability(x)[0]) if calibrator is not None else float("nan")
+        cal = calibrator.get(r.index.meta.get("text_encoder", "minilm")) \
+            if isinstance(calibrator, dict) else calibrator
+        p = float(cal.probability(x)[0]) if cal is not None else float("nan")
         if not keep_weak and p < opt.min_confidence:
             continue
         kept.append(Chosen(r, text, x, p))
@@ -254,7 +264,7 @@ def _evidence(c: Chosen) -> dict:
 
 
 def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
-                 calibrator: confidence.Calibrator | None = None,
+                 calibrator: confidence.Calibrator | dict | None = None,
                  keep_weak: bool = False, speaker: str = "") -> list[Clip]:
     """The final clips, best first, each with its confidence, evidence and turns; clips under
     ``opt.min_confidence`` are dropped, or kept and marked weak with ``keep_weak``; with

@@ -1,0 +1,165 @@
+"""Recordings in other languages: the language is identified from the speech, the speech is
+transcribed by the packaged multilingual Whisper in its own language, its text embedded with
+the multilingual encoder, and English or same-language queries find each topic (generated
+Spanish and German talks, espeak-ng, four known topics each)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipcut import api, cache, models
+from clipcut.config import load_config
+from clipcut.errors import ClipcutError
+from clipcut.index import language
+from clipcut.synth import (FOREIGN_QUERIES, FOREIGN_QUERIES_EN, FOREIGN_TOPICS, FOREIGN_VOICES,
+                           OFF_TOPIC, make_recording)
+
+from .conftest import query_json, run_cli, write_vtt
+
+
+def _meta(video) -> dict:
+    return cache.load(next(p for p in cache.candidates(Path(video)) if p.is_file())).meta
+
+
+@pytest.fixture(scope="module", params=["es", "de"])
+def talk(request, tmp_path_factory):
+    """A talk in Spanish or German, indexed once with the defaults; (language, recording,
+    `clipcut index` stderr)."""
+    lang = request.param
+    rec = make_recording(tmp_path_factory.mktemp(f"talk-{lang}") / "talk.mp4",
+                         FOREIGN_TOPICS[lang], voice=FOREIGN_VOICES[lang])
+    proc = run_cli("index", rec.video)
+    assert proc.returncode == 0, proc.stderr
+    return lang, rec, proc.stderr
+
+
+def test_language_is_identified_and_shown(talk):
+    lang, rec, stderr = talk
+    meta = _meta(rec.video)
+    assert meta["language"] == lang and meta["language_source"] == "speech"
+    assert meta["language_probability"] > 0.5
+    assert meta["text_encoder"] == "e5"
+    assert f"speech in {language.NAMES[lang]} ({lang})" in stderr
+
+
+def test_transcript_is_in_the_recordings_language(talk):
+    lang, rec, _ = talk
+    idx = cache.load(next(p for p in cache.candidates(Path(rec.video)) if p.is_file()))
+    heard = " ".join(idx.sent_text.tolist()).lower()
+    # words each topic says plainly, in the recording's own language
+    for word in {"es": ["precio", "camiones", "estadio"],
+                 "de": ["preis", "passwörter", "stadion"]}[lang]:
+        assert word in heard, heard
+
+
+def _topic(clip, topics: dict) -> str:
+    """The topic holding most of the clip (a Clip, or a clip of --json)."""
+    start, end = (clip["start"], clip["end"]) if isinstance(clip, dict) else (clip.start, clip.end)
+
+    def overlap(span):
+        return min(end, span[1]) - max(start, span[0])
+    return max(topics, key=lambda t: overlap(topics[t]))
+
+
+@pytest.mark.parametrize("asked", ["en", "own"])
+def test_each_topic_is_found_in_english_and_in_its_own_language(talk, asked):
+    lang, rec, _ = talk
+    queries = FOREIGN_QUERIES_EN if asked == "en" else FOREIGN_QUERIES[lang]
+    cfg = load_config()
+    for topic, text in queries.items():
+        result = api.search(rec.video, text, cfg, 3, keep_weak=True)
+        top = result.clips[0]
+        assert _topic(top, rec.topics) == topic, (text, top.start, top.end)
+        assert top.end - top.start >= cfg.query.min_len - 1e-6
+        if asked == "own":
+            assert result.found, (text, top.confidence)
+
+
+def test_json_names_the_language(talk):
+    lang, rec, _ = talk
+    code, data, err = query_json(rec.video, FOREIGN_QUERIES[lang]["football"], "--no-cut")
+    assert code == 0, err
+    assert data["language"] == lang and data["clips"][0]["language"] == lang
+    assert _topic(data["clips"][0], rec.topics) == "football"
+
+
+def test_off_topic_queries_give_no_match(talk):
+    _, rec, _ = talk
+    cfg = load_config()
+    for text in OFF_TOPIC:
+        assert not api.search(rec.video, text, cfg, 3).found, text
+    code, data, _ = query_json(rec.video, OFF_TOPIC[0], "--no-cut")
+    assert code == 1 and data["status"] == "no_match" and data["clips"] == []
+
+
+def test_language_flag_forces_it(tmp_path):
+    # a few German sentences, indexed as if they were Spanish
+    video = tmp_path / "kurz.mp4"
+    make_recording(video, {"delivery": FOREIGN_TOPICS["de"]["delivery"][:2]}, voice="de")
+    proc = run_cli("index", video, "--language", "es")
+    assert proc.returncode == 0, proc.stderr
+    meta = _meta(video)
+    assert (meta["language"], meta["language_source"]) == ("es", "forced")
+    assert "speech in Spanish (es)" in proc.stderr
+
+
+@pytest.mark.parametrize("talk", ["es"], indirect=True)  # the Spanish talk is enough
+def test_captions_in_another_language_are_searched_as_such(talk, tmp_path):
+    _, rec, _ = talk
+    video = tmp_path / "subtitulada.mp4"
+    video.write_bytes(Path(rec.video).read_bytes())
+    write_vtt(rec, video.with_suffix(".vtt"))
+    proc = run_cli("index", video)
+    assert proc.returncode == 0, proc.stderr
+    meta = _meta(video)
+    assert meta["captions"] != "asr" and meta["text_encoder"] == "e5"
+    assert (meta["language"], meta["language_source"]) == ("es", "captions")
+    result = api.search(video, FOREIGN_QUERIES_EN["delivery"], load_config(), 1, keep_weak=True)
+    assert _topic(result.clips[0], rec.topics) == "delivery"
+
+
+def test_unknown_language_code_is_a_one_line_error(recording, tmp_path):
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(Path(recording.video).read_bytes())
+    proc = run_cli("index", video, "--language", "klingon")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "--language klingon" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.npz"))
+
+
+def test_english_keeps_the_english_path(indexed):
+    meta = _meta(indexed.video)
+    assert meta["language"] == "en" and meta["text_encoder"] == "minilm"
+    assert "tiny.en" in meta["models"]["transcript"]
+
+
+def test_speech_pieces_pass_over_a_long_intro():
+    # 5 minutes of music (no pause), then 10 minutes of speech with a pause every 10 s
+    pauses = np.array([(300 + 10 * i, 300 + 10 * i + 0.5) for i in range(1, 60)])
+    pieces = language.speech_pieces(900.0, np.vstack([[0.0, 0.2], pauses]))
+    assert len(pieces) == language.PIECES
+    mids = [(a + b) / 2 for a, b, _ in pieces]
+    # the music is one long stretch of 'speech' (no pause) but only a third of the whole
+    assert sum(m > 300 for m in mids) >= 3
+    assert all(b - a <= language.PIECE + 1e-9 for a, b, _ in pieces)
+
+
+def test_language_of_caption_text():
+    assert language.from_text("El precio de la licencia es demasiado caro para nuestro "
+                              "presupuesto y los clientes no lo pagan").code == "es"
+    assert language.from_text("The price of the license is too high for the budget that "
+                              "we have this year").code == "en"
+    assert language.from_text("ok") is None
+    with pytest.raises(ClipcutError):
+        language.check_code("xx")
+
+
+def test_multilingual_whisper_is_joined_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = models.multilingual_whisper_path()
+    assert (path / "model.bin").stat().st_size == 145_217_532
+    assert path.parent == tmp_path / "clipcut"
+    assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]
