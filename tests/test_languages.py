@@ -4,6 +4,8 @@ the multilingual encoder, and English or same-language queries find each topic (
 Spanish and German talks, espeak-ng, four known topics each)."""
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +120,21 @@ def test_captions_in_another_language_are_searched_as_such(talk, tmp_path):
     assert (meta["language"], meta["language_source"]) == ("es", "captions")
     result = api.search(video, FOREIGN_QUERIES_EN["delivery"], load_config(), 1, keep_weak=True)
     assert _topic(result.clips[0], rec.topics) == "delivery"
+
+
+@pytest.mark.parametrize("talk", ["es"], indirect=True)
+def test_a_library_leaves_other_languages_out_and_says_so(talk, tmp_path):
+    _, rec, _ = talk
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    shutil.copy(rec.video, folder / "charla.mp4")
+    shutil.copy(cache.sidecar_path(Path(rec.video)), cache.sidecar_path(folder / "charla.mp4"))
+    proc = run_cli("index", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 in other languages left out" in proc.stderr
+    proc = run_cli("library", "status", folder, "--json")
+    rows = json.loads(proc.stdout)["recordings"]
+    assert [(r["path"], r["state"]) for r in rows] == [("charla.mp4", "other language")]
 
 
 def test_unknown_language_code_is_a_one_line_error(recording, tmp_path):

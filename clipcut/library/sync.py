@@ -37,6 +37,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     not_indexed: list[str] = field(default_factory=list)  # no current cache: `clipcut index`
+    other_language: list[str] = field(default_factory=list)  # indexed, in another text space
     rebuilt: bool = False
 
 
@@ -49,6 +50,7 @@ class Found:
     rel: str
     meta: dict | None
     cache_path: Path | None
+    other_language: bool = False  # indexed, but embedded in the multilingual space
 
 
 def library_media(root: Path) -> list[Path]:
@@ -78,7 +80,8 @@ def survey(lib: Library, videos: list[Path], cfg: Config, req: IndexRequest) -> 
             # another vector space: a library holds English (MiniLM) recordings only, so far
             log.warning("%s: speech in another language (%s) is not added to the library; "
                         "query the recording itself", video, hit[0].get("language"))
-            hit = None
+            out.append(Found(video, lib.relative(video), None, None, other_language=True))
+            continue
         out.append(Found(video, lib.relative(video), hit[0] if hit else None,
                          hit[1] if hit else None))
     return out
@@ -179,7 +182,8 @@ def _in_line(lib: Library, videos: list[Path], found: list[Found], whole: bool,
             if old is None or old.generation != f.meta.get("generation"):
                 return False
     report.unchanged = sum(f.meta is not None for f in found)
-    report.not_indexed = [f.rel for f in found if f.meta is None]
+    report.not_indexed = [f.rel for f in found if f.meta is None and not f.other_language]
+    report.other_language = [f.rel for f in found if f.other_language]
     return True
 
 
@@ -203,7 +207,7 @@ def _apply(store: Store, catalog: dict, found: list[Found], adapt: Adapt,
     batch: list[Entry] = []
     for f in found:
         if f.meta is None:
-            report.not_indexed.append(f.rel)
+            (report.other_language if f.other_language else report.not_indexed).append(f.rel)
             continue
         old = catalog.get(f.rel)
         if old is not None and old.generation == f.meta.get("generation"):
@@ -225,7 +229,7 @@ def _apply(store: Store, catalog: dict, found: list[Found], adapt: Adapt,
 class StatusRow:
     path: str
     duration: float
-    state: str   # current | not in library | not indexed | missing
+    state: str   # current | not in library | not indexed | other language | missing
     rows: int
 
 
@@ -243,11 +247,12 @@ class Status:
 
     @property
     def out_of_date(self) -> int:
-        return sum(r.state != "current" for r in self.recordings)
+        return sum(r.state not in ("current", "other language") for r in self.recordings)
 
 
 STATES = {"current": "", "not in library": "run `clipcut library sync`",
-          "not indexed": "run `clipcut index`", "missing": "pruned by the next sync"}
+          "not indexed": "run `clipcut index`", "missing": "pruned by the next sync",
+          "other language": "left out: query the recording itself"}
 
 
 def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None) -> Status:
@@ -271,7 +276,8 @@ def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None
         seen.add(f.rel)
         old = catalog.get(f.rel)
         if f.meta is None:
-            state, duration = "not indexed", old.duration if old else 0.0
+            state = "other language" if f.other_language else "not indexed"
+            duration = old.duration if old else 0.0
         else:
             duration = float(f.meta.get("duration", 0.0))
             state = "current" if old and old.generation == f.meta.get("generation") \
