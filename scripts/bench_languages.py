@@ -3,6 +3,7 @@
 
     python scripts/bench_languages.py --out /tmp/langs lid        # language identification
     python scripts/bench_languages.py --out /tmp/langs retrieval  # topics found, no match
+    python scripts/bench_languages.py --out /tmp/langs translate  # Whisper's translation instead
     python scripts/bench_languages.py --out /tmp/langs speed --minutes 30 --language es
 
 lid: 9 languages x 3 voices, each a recording of a few sentences, one in three preceded by
@@ -11,6 +12,8 @@ retrieval: one recording per language of clipcut.synth.FOREIGN_TOPICS (4 topics)
 each topic in English and in its own language, and 3 off-topic queries, through the real
 command (`clipcut query --json --no-cut --all`): is the top clip's middle inside the topic,
 and does the command exit 1 for off-topic queries and 0 for topic queries.
+translate: Whisper's translation of those talks, embedded with MiniLM, as the other way
+across languages (after `retrieval`, which makes the talks).
 speed: a recording of the topics repeated to --minutes, indexed once (timings from the cache).
 """
 from __future__ import annotations
@@ -173,6 +176,41 @@ def retrieval(out: Path) -> int:
     return 0
 
 
+def translate(out: Path) -> int:
+    """Whisper's own translation instead of the multilingual encoder: each talk (made by
+    ``retrieval``) translated to English by the multilingual Whisper base (greedy, VAD), its
+    text grouped by topic and embedded with MiniLM; each English query should match its
+    topic best."""
+    from clipcut import models
+    from clipcut.index import media
+
+    whisper = models.load_multilingual_whisper()
+    minilm = models.load_text_model("")
+    right = total = 0
+    for lang in synth.FOREIGN_TOPICS:
+        video = out / f"topics-{lang}.mp4"
+        rec = json.loads(video.with_suffix(".json").read_text())
+        pcm = media.load_audio(video, 16000, rec["duration"])
+        t = time.perf_counter()
+        segments, _ = whisper.transcribe(pcm, language=lang, task="translate", beam_size=1,
+                                         vad_filter=True, condition_on_previous_text=False)
+        segments = list(segments)
+        took = time.perf_counter() - t
+        texts = {name: " ".join(x.text for x in segments if a - 1 <= (x.start + x.end) / 2 <= b + 1)
+                 for name, (a, b) in rec["topics"].items()}
+        emb = minilm.encode(list(texts.values()), normalize_embeddings=True)
+        names = list(texts)
+        print(f"{lang}: translated in {took:.1f} s; " + json.dumps(texts, ensure_ascii=False)[:300])
+        for topic, q in synth.FOREIGN_QUERIES_EN.items():
+            sims = emb @ minilm.encode([q], normalize_embeddings=True)[0]
+            got = names[int(np.argmax(sims))]
+            right += got == topic
+            total += 1
+            print(f"  {topic:9} -> {got:9} similarities {np.round(sims, 2).tolist()}")
+    print(f"translation + MiniLM: English query's topic best {right}/{total}")
+    return 0
+
+
 def speed(out: Path, minutes: float, lang: str) -> int:
     topics = synth.FOREIGN_TOPICS[lang]
     video = out / f"speed-{lang}-{minutes:g}min.mp4"
@@ -190,7 +228,7 @@ def speed(out: Path, minutes: float, lang: str) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=("lid", "retrieval", "speed"))
+    ap.add_argument("what", choices=("lid", "retrieval", "translate", "speed"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--language", default="es")
@@ -201,6 +239,8 @@ def main() -> int:
         return lid(args.out)
     if args.what == "retrieval":
         return retrieval(args.out)
+    if args.what == "translate":
+        return translate(args.out)
     return speed(args.out, args.minutes, args.language)
 
 
