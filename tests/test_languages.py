@@ -135,6 +135,7 @@ def test_a_library_leaves_other_languages_out_and_says_so(talk, tmp_path):
     proc = run_cli("library", "status", folder, "--json")
     rows = json.loads(proc.stdout)["recordings"]
     assert [(r["path"], r["state"]) for r in rows] == [("charla.mp4", "other language")]
+    assert abs(rows[0]["duration"] - rec.duration) < 0.1
 
 
 def test_unknown_language_code_is_a_one_line_error(recording, tmp_path):

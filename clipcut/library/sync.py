@@ -51,6 +51,7 @@ class Found:
     meta: dict | None
     cache_path: Path | None
     other_language: bool = False  # indexed, but embedded in the multilingual space
+    duration: float = 0.0         # the recording's length, when left out for its language
 
 
 def library_media(root: Path) -> list[Path]:
@@ -80,7 +81,8 @@ def survey(lib: Library, videos: list[Path], cfg: Config, req: IndexRequest) -> 
             # another vector space: a library holds English (MiniLM) recordings only, so far
             log.warning("%s: speech in another language (%s) is not added to the library; "
                         "query the recording itself", video, hit[0].get("language"))
-            out.append(Found(video, lib.relative(video), None, None, other_language=True))
+            out.append(Found(video, lib.relative(video), None, None, other_language=True,
+                             duration=float(hit[0].get("duration", 0.0))))
             continue
         out.append(Found(video, lib.relative(video), hit[0] if hit else None,
                          hit[1] if hit else None))
@@ -277,7 +279,7 @@ def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None
         old = catalog.get(f.rel)
         if f.meta is None:
             state = "other language" if f.other_language else "not indexed"
-            duration = old.duration if old else 0.0
+            duration = f.duration or (old.duration if old else 0.0)
         else:
             duration = float(f.meta.get("duration", 0.0))
             state = "current" if old and old.generation == f.meta.get("generation") \
