@@ -189,13 +189,14 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
 
     if speaker and not target.is_dir():
         _check_speaker(speaker, indexes[0])
+    # each recording is ranked with the query in its own text space
+    spaces = {q.space: q}
     ranked = []
-    other_q = None  # the query in the multilingual space, for recordings in other languages
     for idx in indexes:
-        if multilingual(idx) and q.space != "e5":
-            other_q = other_q or encode_text(query, cfg, req.text_model, other_language=True)[2]
-        ranked.extend(qpipe.rank_spans(idx, other_q if multilingual(idx) and other_q else q,
-                                       cfg.query, prior, per_recording,
+        space = "e5" if multilingual(idx) else "minilm"
+        if space not in spaces:
+            spaces[space] = encode_text(query, cfg, req.text_model, other_language=True)[2]
+        ranked.extend(qpipe.rank_spans(idx, spaces[space], cfg.query, prior, per_recording,
                                        alone=len(indexes) == 1))
     calibrator = confidence.load(cfg.query.confidence_weights)
     if any(multilingual(i) for i in indexes):  # calibrated in the multilingual space

@@ -141,9 +141,9 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
     from .index.batch import index_many, index_one, unique
     from .index.pipeline import media_files
 
-    cfg = load_config(config)
-    if language:
-        cfg = cfg.with_section("asr", language=language.strip().lower())
+    from .index import language as lang_id
+
+    cfg = _with_language(load_config(config), language)
     files = unique(media_files(paths))
     if captions and len(files) != 1:
         raise ClipcutError("--captions applies to a single recording; pass one file")
@@ -179,7 +179,7 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
             log.info("%s: indexed in %.1f s (%s) -> %s", out.path, out.seconds,
                      out.language, out.cache_path)
             if out.language not in ("", "en") and not quiet:
-                print(f"clipcut: {out.path}: speech in {language_name(out.language)} "
+                print(f"clipcut: {out.path}: speech in {lang_id.name_of(out.language)} "
                       f"({out.language}); transcribed and searched with the multilingual "
                       "models", file=sys.stderr)
         else:
@@ -192,10 +192,9 @@ def index(paths: List[Path] = typer.Argument(..., metavar="PATHS...", help="Reco
     raise typer.Exit(2 if counts["failed"] or not synced else 0)
 
 
-def language_name(code: str) -> str:
-    from .index.language import NAMES
-
-    return NAMES.get(code, code)
+def _with_language(cfg, language: str | None):
+    """``cfg`` with ``--language`` in ``[asr] language`` when it is given."""
+    return cfg.with_section("asr", language=language.strip().lower()) if language else cfg
 
 
 def _update_libraries(paths, files, cfg, req, uri, quiet) -> bool:
@@ -332,8 +331,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
                                  "min_confidence": min_confidence}.items() if v is not None}
     if changes:
         cfg = cfg.with_section("query", **changes)
-    if language:
-        cfg = cfg.with_section("asr", language=language.strip().lower())
+    cfg = _with_language(cfg, language)
     if copy:
         cfg = replace(cfg, cut=replace(cfg.cut, reencode=False))
     from .library import lance

