@@ -173,6 +173,23 @@ def test_turn_start_too_far_back_or_too_long_is_not_taken():
     assert turns.follow(_Idx(rows), 2, 5, OPT) == (0, 3)
 
 
+def test_turn_start_that_makes_the_clip_too_long_moves_its_end_back():
+    rows = [(0, 5, "S2", "We start."), (5.5, 10, "S2", "Then more."), (10.5, 25, "S2", "Long."),
+            (25.5, 40, "S2", "Longer."), (40.5, 48, "S2", "End.")]
+    # from the turn's start to the clip's end is 48 s > max_len + turn_stretch (45 s)
+    assert turns.follow(_Idx(rows), 1, 4, OPT) == (0, 3)
+
+
+def test_a_question_turn_is_taken_whole_when_it_fits():
+    rows = [(0, 6, "S1", "Some context."), (6.5, 12, "S1", "More context."),
+            (12.5, 14, "S1", "What now?"), (14.5, 20, "S2", "This."), (20.5, 26, "S2", "That.")]
+    # the turn began 12.5 s before its question (more than turn_reach), and all of it fits
+    assert turns.follow(_Idx(rows), 3, 4, OPT) == (0, 4)
+    # when it does not fit, its last sentences within turn_reach
+    rows[0] = (-30, 6, "S1", "A long preamble.")
+    assert turns.follow(_Idx(rows), 3, 4, OPT) == (1, 4)
+
+
 def test_clip_ends_at_the_end_of_its_turn_within_the_snap_radius():
     assert turns.follow(_Idx(ROWS), 7, 7, OPT) == (7, 7)   # next sentence ends 25 s later
     rows = ROWS[:6] + [(26.5, 29, "S2", "Done.")]

@@ -33,11 +33,12 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     """(first, last) sentences moved to the conversation.
 
     - Back to the start of the first sentence's turn when it began at most
-      ``opt.turn_reach`` s earlier.
+      ``opt.turn_reach`` s earlier; when the clip would then be too long, its end moves back
+      (never before the sentence it started at).
     - Back over the other speaker's question when the clip's first turn answers one that
       ended at most ``opt.question_gap`` s before the clip: from the question turn's start,
-      or from its last sentences within ``turn_reach`` when that turn is longer; when even
-      that does not fit, the clip's end moves back (never before the sentence it started at).
+      or from its last sentences within ``turn_reach`` when that turn is longer; when that
+      does not fit, the clip's end moves back (never before the sentence it started at).
     - Forward to the end of the last sentence's turn when that is within
       ``opt.snap_radius``; and back off another speaker's question that would end the clip
       (while it stays ``opt.min_len`` long).
@@ -51,18 +52,25 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     def fits(a: int, b: int) -> bool:
         return end[b] - start[a] <= limit
 
+    def cut_to_fit(a: int) -> int:
+        """The last sentence that still fits a clip starting at ``a``."""
+        return int(np.searchsorted(end, start[a] + limit, "right")) - 1
+
     ts = turn_start(spk, first)
-    if ts < first and start[first] - start[ts] <= opt.turn_reach and fits(ts, last):
-        first = ts
+    if ts < first and start[first] - start[ts] <= opt.turn_reach:
+        if fits(ts, last):
+            first = ts
+        elif cut_to_fit(ts) >= first:  # the whole turn's start over the clip's last seconds
+            first, last = ts, cut_to_fit(ts)
     q = ts - 1
     if q >= 0 and spk[q] != spk[ts] and asks(str(idx.sent_text[q])) \
             and start[first] - end[q] <= opt.question_gap:
         qs = turn_start(spk, q)
-        while start[q] - start[qs] > opt.turn_reach:
-            qs += 1
-        take = next((a for a in range(qs, q + 1) if fits(a, last)), None)
+        # the whole question turn when it fits, else its last sentences within turn_reach
+        starts = [qs] + [a for a in range(qs + 1, q + 1) if start[q] - start[a] <= opt.turn_reach]
+        take = next((a for a in starts if fits(a, last)), None)
         if take is None:  # the question and the whole clip are too long: end earlier
-            cut = int(np.searchsorted(end, start[q] + limit, "right")) - 1
+            cut = cut_to_fit(q)
             if cut >= first:
                 take, last = q, cut
         if take is not None:
