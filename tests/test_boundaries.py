@@ -1,6 +1,6 @@
 import numpy as np
 
-from clipcut.query.boundaries import SnapWeights, boundary_score, pad, snap, widen
+from clipcut.query.boundaries import SnapWeights, boundary_score, grow, pad, snap, widen
 
 # five sentences with pauses between them (s)
 STARTS = np.array([0.0, 5.0, 11.0, 16.0, 24.0])
@@ -42,6 +42,16 @@ def test_pad_only_into_pauses():
     assert pad(5.0, 15.0, 1, 2, STARTS, ENDS, 2.0, 30.0) == (4.5, 15.5)
     # the first sentence may pad to 0, the last to the end of the recording
     assert pad(0.0, 30.0, 0, 4, STARTS, ENDS, 2.0, 31.0) == (0.0, 31.0)
+
+
+def test_a_short_span_grows_by_whole_sentences_first():
+    # sentence 1 (5-10 s) alone is 5 s; its neighbours are 1 s away on both sides: a tie
+    # goes to the earlier one
+    assert grow(1, 1, STARTS, ENDS, 8.0, 30.0) == (0, 1)
+    assert grow(3, 3, STARTS, ENDS, 8.0, 30.0) == (2, 3)       # 1 s gap before, 2 s after
+    assert grow(3, 3, STARTS, ENDS, 20.0, 30.0) == (0, 3)      # until long enough
+    assert grow(3, 3, STARTS, ENDS, 8.0, 7.0) == (3, 3)        # never past max_len
+    assert grow(0, 4, STARTS, ENDS, 8.0, 30.0) == (0, 4)       # long enough already
 
 
 def test_a_short_clip_is_widened_to_the_shortest_length():

@@ -154,6 +154,26 @@ def test_english_keeps_the_english_path(indexed):
     assert "tiny.en" in meta["models"]["transcript"]
 
 
+def test_english_with_the_packaged_base_model(recording, tmp_path):
+    # --asr-model base: English speech transcribed by the packaged multilingual base, which
+    # decodes as set for it ([asr] other_batch_size); the text side stays English
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(Path(recording.video).read_bytes())
+    proc = run_cli("index", video, "--asr-model", "base")
+    assert proc.returncode == 0, proc.stderr
+    meta = _meta(video)
+    assert meta["models"]["transcript"].startswith(f"faster-whisper:{models.MULTILINGUAL_WHISPER_ID}")
+    assert (meta["language"], meta["text_encoder"]) == ("en", "minilm")
+    idx = cache.load(cache.sidecar_path(video))
+    heard = " ".join(idx.sent_text.tolist()).lower()
+    assert all(w in heard for w in ("enterprise plan", "telescope", "olive oil", "goalkeeper")), heard
+    code, data, err = query_json(video, "pricing too expensive", "--asr-model", "base", "-n", "1",
+                                 "--no-cut")
+    assert code == 0, err
+    a, b = recording.topics["pricing"]
+    assert a - 1 <= data["clips"][0]["start"] < data["clips"][0]["end"] <= b + 1
+
+
 def test_speech_pieces_pass_over_a_long_intro():
     # 5 minutes of music (no pause), then 10 minutes of speech with a pause every 10 s
     pauses = np.array([(300 + 10 * i, 300 + 10 * i + 0.5) for i in range(1, 60)])

@@ -296,12 +296,15 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
         run = functools.partial(transcript.transcribe_openai_whisper,
                                 models.load_openai_whisper(model_path), language=lang.code)
     else:
-        english = lang.code == "en"
+        # the packaged base model decodes as configured for it: for other languages, and
+        # for English with --asr-model base
+        base = lang.code != "en" or models.is_packaged_base(
+            model_path or os.environ.get(models.ENV_WHISPER, ""))
         run = functools.partial(transcript.transcribe_faster_whisper, _whisper(cfg, req, lang),
                                 language=lang.code,
-                                beam_size=cfg.asr.beam_size if english else cfg.asr.other_beam_size,
+                                beam_size=cfg.asr.other_beam_size if base else cfg.asr.beam_size,
                                 vad=cfg.asr.vad,
-                                batch_size=cfg.asr.batch_size if english else cfg.asr.other_batch_size,
+                                batch_size=cfg.asr.other_batch_size if base else cfg.asr.batch_size,
                                 chunk_length=cfg.asr.chunk_length)
     words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
                                  transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),

@@ -66,9 +66,26 @@ def pad(start: float, end: float, first: int, last: int, sent_start: np.ndarray,
     return max(0.0, start - min(amount, before)), min(duration, end + min(amount, after))
 
 
+def grow(first: int, last: int, sent_start: np.ndarray, sent_end: np.ndarray,
+         min_len: float, max_len: float) -> tuple[int, int]:
+    """A span shorter than ``min_len`` (no sentence boundaries within the snapping radius made
+    it long enough) grown by whole neighbouring sentences, the nearer one first, while it
+    stays within ``max_len``."""
+    while sent_end[last] - sent_start[first] < min_len:
+        options = []
+        if first > 0 and sent_end[last] - sent_start[first - 1] <= max_len:
+            options.append((sent_start[first] - sent_end[first - 1], first - 1, last))
+        if last + 1 < len(sent_end) and sent_end[last + 1] - sent_start[first] <= max_len:
+            options.append((sent_start[last + 1] - sent_end[last], first, last + 1))
+        if not options:
+            break
+        _, first, last = min(options)
+    return first, last
+
+
 def widen(start: float, end: float, min_len: float, duration: float) -> tuple[float, float]:
-    """A clip shorter than ``min_len`` (its sentences could not make one that long: a short
-    transcript) grown into the audio around it, evenly on both sides as far as the recording
+    """A clip shorter than ``min_len`` (its sentences could not make one that long, even with
+    their neighbours: a short transcript) grown into the audio around it, evenly on both sides as far as the recording
     allows; unchanged when it is long enough or the recording is shorter than ``min_len``."""
     short = min_len - (end - start)
     if short <= 0 or duration < min_len:

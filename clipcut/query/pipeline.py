@@ -186,6 +186,8 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
                                opt.snap_distance, opt.snap_radius)
     first, last = boundaries.snap(r.first, r.last, idx.sent_start, idx.sent_end, idx.scenes,
                                   idx.silences, w, opt.min_len, opt.max_len)
+    first, last = boundaries.grow(first, last, idx.sent_start, idx.sent_end, opt.min_len,
+                                  opt.max_len)
     score = r.score
     if select.opens_with_reference(str(idx.sent_text[first])):
         prev_gap = idx.sent_start[first] - idx.sent_end[first - 1] if first > 0 else np.inf
