@@ -3,6 +3,7 @@
 
     python scripts/bench_speed.py [--minutes 10 90] [--size 1280x720] [--fps 30]
                                   [--no-visual] [--queries 50] [--work demo/speed]
+                                  [--asr-model base]
 
 For each length, generates (once, in --work) a recording of espeak-ng speech over scenes
 that alternate between still cards and a moving test pattern (H.264 veryfast, 1280x720 30 fps:
@@ -77,21 +78,22 @@ def random_vit(work: Path) -> Path:
     return weights
 
 
-def index_child(video: Path, weights: str) -> None:
+def index_child(video: Path, weights: str, asr_model: str = "") -> None:
     """Runs in the child: index from scratch and print the timings as JSON."""
     from clipcut.config import load_config
     from clipcut.index.pipeline import IndexRequest, index_video
 
-    res = index_video(video, load_config(), IndexRequest(force=True, visual_weights=weights))
+    res = index_video(video, load_config(), IndexRequest(force=True, visual_weights=weights,
+                                                         asr_model=asr_model))
     print(json.dumps({"duration": res.index.duration, "timings": res.timings,
                       "frames": res.index.meta["frames"],
                       "modalities": res.index.meta["modalities"]}))
 
 
-def index_once(video: Path, weights: str) -> dict:
+def index_once(video: Path, weights: str, asr_model: str = "") -> dict:
     """Index in a child process; its own peak memory comes from wait4."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(video), weights],
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(video), weights, asr_model],
                             stdout=subprocess.PIPE)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -187,8 +189,8 @@ def bench_cut(video: Path) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        index_child(Path(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        index_child(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[10.0, 90.0])
@@ -196,6 +198,7 @@ def main() -> int:
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--no-visual", action="store_true", help="leave the image tower out")
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--asr-model", default="", help="as clipcut's --asr-model (e.g. base)")
     ap.add_argument("--work", type=Path, default=Path("demo/speed"))
     ap.add_argument("--no-index", action="store_true",
                     help="skip the index timing (queries and cuts use the existing cache)")
@@ -205,7 +208,7 @@ def main() -> int:
     weights = "" if args.no_visual else str(random_vit(args.work))
     videos = [generate(args.work, m, args.size, args.fps) for m in sorted(args.minutes)]
     for video in [] if args.no_index else videos:
-        print_index(video, index_once(video, weights))
+        print_index(video, index_once(video, weights, args.asr_model))
     if args.queries:
         bench_queries(videos[-1], args.queries)
         bench_cut(videos[-1])
