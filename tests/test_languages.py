@@ -148,6 +148,19 @@ def test_unknown_language_code_is_a_one_line_error(recording, tmp_path):
     assert not list(tmp_path.glob("*.npz"))
 
 
+def test_an_asr_model_asked_for_rebuilds_a_transcript_of_another(indexed, tmp_path):
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(Path(indexed.video).read_bytes())
+    shutil.copy(cache.sidecar_path(Path(indexed.video)), cache.sidecar_path(video))
+    before = _meta(video)["generation"]
+    proc = run_cli("index", video)                       # nothing asked: the copy is current
+    assert proc.returncode == 0 and _meta(video)["generation"] == before, proc.stderr
+    proc = run_cli("index", video, "--asr-model", "base")  # asked: transcribed again
+    assert proc.returncode == 0, proc.stderr
+    assert _meta(video)["models"]["transcript"].startswith(
+        f"faster-whisper:{models.MULTILINGUAL_WHISPER_ID}")
+
+
 def test_english_keeps_the_english_path(indexed):
     meta = _meta(indexed.video)
     assert meta["language"] == "en" and meta["text_encoder"] == "minilm"
@@ -167,9 +180,10 @@ def test_english_with_the_packaged_base_model(recording, tmp_path):
     idx = cache.load(cache.sidecar_path(video))
     heard = " ".join(idx.sent_text.tolist()).lower()
     assert all(w in heard for w in ("enterprise plan", "telescope", "olive oil", "goalkeeper")), heard
-    code, data, err = query_json(video, "pricing too expensive", "--asr-model", "base", "-n", "1",
-                                 "--no-cut")
+    # a query without --asr-model keeps the cache (as it keeps one made with visual weights)
+    code, data, err = query_json(video, "pricing too expensive", "-n", "1", "--no-cut")
     assert code == 0, err
+    assert _meta(video)["generation"] == meta["generation"]
     a, b = recording.topics["pricing"]
     assert a - 1 <= data["clips"][0]["start"] < data["clips"][0]["end"] <= b + 1
 

@@ -93,6 +93,7 @@ class Plan:
     arch: str
     weights: str
     expected: dict
+    any_asr: bool = False   # no ASR model asked for: a transcript by another one is current
 
 
 def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
@@ -124,7 +125,28 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
         expected["models"]["visual"] = models.visual_model_id(arch, weights)
-    return Plan(info, captions, caption_file, arch, weights, expected)
+    asked = req.asr or req.asr_model or cfg.asr.model or os.environ.get(models.ENV_WHISPER)
+    return Plan(info, captions, caption_file, arch, weights, expected, any_asr=not asked)
+
+
+def _asr_tail(transcript_id: str) -> str | None:
+    """What of an ASR transcript id follows the model (sentence splitting, language); None
+    for captions."""
+    i = transcript_id.find(f":{sentences.ASR_SPLIT}")
+    return transcript_id[i:] if i >= 0 else None
+
+
+def is_current_for(meta: dict, p: Plan) -> bool:
+    """Whether a cache (its metadata) is current for this plan. As with visual weights, only
+    an ASR model asked for makes a transcript stale: without one, a transcript another model
+    made (same sentence splitting and language) stays, so a query need not repeat
+    --asr-model."""
+    expected = p.expected
+    have = (meta.get("models") or {}).get("transcript", "")
+    if p.any_asr and _asr_tail(have) is not None \
+            and _asr_tail(have) == _asr_tail(expected["models"]["transcript"]):
+        expected = {**expected, "models": {**expected["models"], "transcript": have}}
+    return cache.is_current(cache.Index(meta, {}), expected)
 
 
 def speaker_key(cfg: Config) -> dict:
@@ -135,12 +157,14 @@ def speaker_key(cfg: Config) -> dict:
             "encoder": voices.ENCODER, "method": speakers.METHOD}
 
 
-def find_current(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
-    """The first current cache of ``video`` and its path. Its ``video`` entry is set to the
-    name given now: the cache may have been built from another directory, or moved since."""
+def find_current(video: Path, expected: dict | Plan) -> tuple[cache.Index, Path] | None:
+    """The first current cache of ``video`` (for a plan, or for the keys of ``expected``) and
+    its path. Its ``video`` entry is set to the name given now: the cache may have been built
+    from another directory, or moved since."""
     for path in cache.candidates(video):
         idx = cache.load(path)
-        if idx is not None and cache.is_current(idx, expected):
+        if idx is not None and (is_current_for(idx.meta, expected) if isinstance(expected, Plan)
+                                else cache.is_current(idx, expected)):
             idx.meta["video"] = str(video)
             return idx, path
         if idx is not None:
@@ -445,12 +469,12 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
     p = plan(video, cfg, req)
     cache.remove_orphans(cache.write_path(video))  # what a killed run left
     if not req.force:
-        found = find_current(video, p.expected)
+        found = find_current(video, p)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
     with cache.build_lock(video):
         # another process may have built it while this one waited for the lock
-        found = None if req.force else find_current(video, p.expected)
+        found = None if req.force else find_current(video, p)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
         older = None if req.force else find_upgradable(video, p.expected)

@@ -19,7 +19,7 @@ import numpy as np
 from .. import cache
 from ..config import Config
 from ..errors import ClipcutError
-from ..index.pipeline import IndexRequest, media_files, plan
+from ..index.pipeline import IndexRequest, is_current_for, media_files, plan
 from .catalog import DIRNAME, Library, LibraryError, fit_problem, load, writing
 from .store import Entry, Recording, Rows, Store
 
@@ -63,12 +63,12 @@ def current_meta(video: Path, cfg: Config, req: IndexRequest) -> tuple[dict, Pat
     """The metadata of ``video``'s current cache (by the rule ``clipcut index`` applies:
     content, captions, models and config) and its path, reading no arrays."""
     try:
-        expected = plan(video, cfg, req).expected
+        p = plan(video, cfg, req)
     except ClipcutError:
         return None
     for path in cache.candidates(video):
         meta = cache.load_meta(path)
-        if meta is not None and cache.is_current(cache.Index(meta, {}), expected):
+        if meta is not None and is_current_for(meta, p):
             return meta, path
     return None
 
