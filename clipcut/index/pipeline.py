@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 import time
 import uuid
@@ -125,7 +124,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
         expected["models"]["visual"] = models.visual_model_id(arch, weights)
-    asked = req.asr or req.asr_model or cfg.asr.model or os.environ.get(models.ENV_WHISPER)
+    asked = req.asr or models.asked_whisper(req.asr_model or cfg.asr.model)
     return Plan(info, captions, caption_file, arch, weights, expected, any_asr=not asked)
 
 
@@ -276,20 +275,19 @@ def _whisper(cfg: Config, req: IndexRequest, lang: lang_id.Language):
     """The faster-whisper model for speech in ``lang``: the configured one, or the packaged
     multilingual one when that is English-only and the speech is not English."""
     model_path = req.asr_model or cfg.asr.model
+    if lang.code != "en" and not models.asked_whisper(model_path):
+        try:  # the default model is English-only: not loaded for nothing
+            return models.load_multilingual_whisper(cfg.asr.compute_type)
+        except ModelError as exc:
+            _warn_once(f"the speech is {lang.name} ({lang.code}) but only the English Whisper "
+                       f"model is installed ({exc}): the transcript will be poor")
     model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
-    if lang.code == "en" or model.model.is_multilingual:
-        return model
-    if model_path or os.environ.get(models.ENV_WHISPER):
+    if lang.code != "en" and models.asked_whisper(model_path) \
+            and not model.model.is_multilingual:
         _warn_once(f"the speech is {lang.name} ({lang.code}) but the Whisper model given is "
                    "English-only: the transcript will be poor; pass --asr-model DIR of a "
                    "multilingual model")
-        return model
-    try:
-        return models.load_multilingual_whisper(cfg.asr.compute_type)
-    except ModelError as exc:
-        _warn_once(f"the speech is {lang.name} ({lang.code}) but only the English Whisper "
-                   f"model is installed ({exc}): the transcript will be poor")
-        return model
+    return model
 
 
 def _text_model(cfg: Config, req: IndexRequest, lang: lang_id.Language) -> tuple[object, str]:
@@ -322,8 +320,7 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
     else:
         # the packaged base model decodes as configured for it: for other languages, and
         # for English with --asr-model base
-        base = lang.code != "en" or models.is_packaged_base(
-            model_path or os.environ.get(models.ENV_WHISPER, ""))
+        base = lang.code != "en" or models.is_packaged_base(model_path)
         run = functools.partial(transcript.transcribe_faster_whisper, _whisper(cfg, req, lang),
                                 language=lang.code,
                                 beam_size=cfg.asr.other_beam_size if base else cfg.asr.beam_size,

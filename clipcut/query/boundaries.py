@@ -85,8 +85,9 @@ def grow(first: int, last: int, sent_start: np.ndarray, sent_end: np.ndarray,
 
 def widen(start: float, end: float, min_len: float, duration: float) -> tuple[float, float]:
     """A clip shorter than ``min_len`` (its sentences could not make one that long, even with
-    their neighbours: a short transcript) grown into the audio around it, evenly on both sides as far as the recording
-    allows; unchanged when it is long enough or the recording is shorter than ``min_len``."""
+    their neighbours: a short transcript) grown into the audio around it, evenly on both
+    sides as far as the recording allows; unchanged when it is long enough or the recording
+    is shorter than ``min_len``."""
     short = min_len - (end - start)
     if short <= 0 or duration < min_len:
         return start, end
