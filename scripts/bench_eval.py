@@ -59,6 +59,44 @@ def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False,
     return rows
 
 
+def with_text_delta(delta: Path) -> None:
+    """Rank every recording with its sentences and windows embedded again by the packaged
+    MiniLM plus a low-rank delta (``scripts/train_segment.py``'s output): W += B @ A."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from clipcut import models
+    from clipcut.index import text, windows
+
+    model = models.load_text_model("")
+    d = np.load(delta)
+    state = model[0].auto_model.state_dict()
+    with torch.no_grad():
+        for key in d.files:
+            if key.endswith(".A"):
+                name = key[:-2]
+                state[name + ".weight"] += torch.from_numpy(d[name + ".B"] @ d[name + ".A"])
+    model[0].auto_model.load_state_dict(state)
+    build, memo = api.index_video, {}
+
+    def index_video(video, cfg, req=api.IndexRequest(), reporter=None):
+        res = build(video, cfg, req, reporter)
+        if str(video) not in memo:
+            idx = res.index
+            sents = idx.sent_text.tolist()
+            groups = windows.members(idx.windows, (idx.sent_start + idx.sent_end) / 2)
+            arrays = dict(idx.arrays, sent_emb=text.embed(model, sents),
+                          win_text=text.embed(model, [" ".join(sents[i] for i in g)
+                                                      for g in groups]))
+            memo[str(video)] = dataclasses.replace(
+                res, index=dataclasses.replace(idx, arrays=arrays))
+        return memo[str(video)]
+
+    api.index_video = index_video
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--media", type=Path, required=True)
@@ -69,7 +107,12 @@ def main() -> int:
     ap.add_argument("--bench", type=Path, default=BENCH)
     ap.add_argument("--corpus", action="store_true", help="ask every query of the whole folder")
     ap.add_argument("--all", action="store_true", help="keep clips under the confidence floor")
+    ap.add_argument("--text-delta", type=Path, help="re-embed sentences and windows with the "
+                    "packaged MiniLM plus this delta (scripts/train_segment.py --out)")
     args = ap.parse_args()
+
+    if args.text_delta:
+        with_text_delta(args.text_delta)
 
     cfg = apply_overrides(load_config(), args.set)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))

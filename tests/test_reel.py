@@ -141,6 +141,21 @@ def test_time_order_sorts_the_same_pieces_by_start(ranked, tmp_path):
     assert [ch.title.split()[0] for ch in chapters] == ["#2", "#3", "#1"]
 
 
+def test_time_order_plays_shared_seconds_once(ranked, tmp_path):
+    """Two answers that took in the same question overlap; in time order the later one
+    starts where the earlier one ends, and the chapters follow."""
+    clips, has_video = ranked
+    a = sorted(clips, key=lambda c: c.start)[0]
+    b = replace(a, start=round(a.start + 2.0, 3), end=round(a.end + 3.0, 3), rank=9)
+    path = tmp_path / "shared.mp4"
+    chapters = reel.write(path, [b, a], has_video, "time", load_config().cut)
+    pieces = reel.ordered([b, a], "time")
+    assert [c.rank for c in pieces] == [a.rank, 9]
+    assert pieces[1].start == a.end and pieces[1].end == b.end
+    check_reel(path, pieces, Fraction(25), chapters)
+    assert abs(chapters[-1].end - (b.end - a.start)) < 0.05
+
+
 def card_changes(path: Path | str, seconds: float, fps: int = 25) -> list[float]:
     """Times (frame index / fps) of the frames where the picture's colour changes."""
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-t", f"{seconds:.3f}",

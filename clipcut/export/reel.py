@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,12 +49,20 @@ def check_target(path: Path) -> None:
 
 def ordered(clips: list[Clip], order: str) -> list[Clip]:
     """The clips in reel order: ``rank`` keeps the list's order, ``time`` sorts by recording
-    and start."""
+    and start, and a clip starting inside the one before it (two answers may share the
+    question they follow) starts where that one ends, so nothing plays twice."""
     if order == "rank":
         return list(clips)
-    if order == "time":
-        return sorted(clips, key=lambda c: (str(Path(c.video).resolve()), c.start))
-    raise ExportError(f"unknown reel order {order!r}; use {' or '.join(ORDERS)}")
+    if order != "time":
+        raise ExportError(f"unknown reel order {order!r}; use {' or '.join(ORDERS)}")
+    out: list[Clip] = []
+    for c in sorted(clips, key=lambda c: (str(Path(c.video).resolve()), c.start)):
+        prev = out[-1] if out else None
+        if prev is not None and Path(prev.video).resolve() == Path(c.video).resolve() \
+                and c.start < prev.end < c.end:
+            c = replace(c, start=prev.end)
+        out.append(c)
+    return out
 
 
 def title(clip: Clip, with_recording: bool = False) -> str:

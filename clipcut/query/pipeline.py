@@ -177,11 +177,13 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     return out
 
 
-def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
-    """Snap to sentence boundaries, resolve a referring opener, pad into pauses."""
+def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
+    """Snap to sentence boundaries, resolve a referring opener, follow the conversation, pad
+    into pauses; also the clip's own part (its times before the conversation's turn starts
+    and questions were taken in)."""
     idx = r.index
     if r.first < 0:
-        return r
+        return r, (r.start, r.end)
     w = boundaries.SnapWeights(opt.snap_sentence, opt.snap_scene, opt.snap_silence,
                                opt.snap_distance, opt.snap_radius)
     first, last = boundaries.snap(r.first, r.last, idx.sent_start, idx.sent_end, idx.scenes,
@@ -195,11 +197,12 @@ def _snap(r: Ranked, opt: QueryOptions) -> Ranked:
             first -= 1
         else:
             score -= opt.reference_penalty
+    own = (float(idx.sent_start[first]), float(idx.sent_end[last]))
     first, last = turns.follow(idx, first, last, opt)
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
     start, end = boundaries.widen(start, end, opt.min_len, idx.duration)
-    return replace(r, first=first, last=last, start=start, end=end, score=score)
+    return replace(r, first=first, last=last, start=start, end=end, score=score), own
 
 
 @dataclass(frozen=True)
@@ -223,15 +226,15 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     best_own = max((r.own for r in ranked), default=0.0)
     own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
     kept: list[Chosen] = []
-    spans: dict[str, list[tuple[float, float]]] = {}
+    spans: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
     vecs: list[np.ndarray] = []
     for r in ranked:
         if r.own < own_floor:
             continue  # carried by its neighbours' scores; its own sentences do not match
-        r = _snap(r, opt)
+        r, own = _snap(r, opt)
         if speaker and not turns.speaks(r.index, r.first, r.last, speaker):
             continue
-        if select.overlaps_too_much((r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
+        if select.repeats(own, (r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
             continue
         vec = normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 \
             else np.zeros(1)
@@ -245,7 +248,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         if not keep_weak and p < opt.min_confidence:
             continue
         kept.append(Chosen(r, text, x, p))
-        spans.setdefault(r.video, []).append((r.start, r.end))
+        spans.setdefault(r.video, []).append((own, (r.start, r.end)))
         if len(vec) > 1:
             vecs.append(vec)
         if len(kept) == n:

@@ -15,11 +15,20 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def overlaps_too_much(span: tuple[float, float], kept: list[tuple[float, float]],
-                      limit: float) -> bool:
-    """True when ``span`` shares more than ``limit`` of the shorter clip with a kept one."""
-    length = span[1] - span[0]
-    return any(overlap(span, k) > limit * min(length, k[1] - k[0]) for k in kept)
+def repeats(own: tuple[float, float], clip: tuple[float, float],
+            kept: list[tuple[tuple[float, float], tuple[float, float]]], limit: float) -> bool:
+    """True when a clip repeats a kept one: their own parts (``own``: the matched sentences,
+    before the conversation's context was taken in) overlap by more than ``limit`` of the
+    shorter, or more than half of either's own part is shown by the other clip. Context a
+    clip took in (a question, a turn's start) may reach into a neighbour without making
+    either a repeat."""
+    for k_own, k_clip in kept:
+        if overlap(own, k_own) > limit * min(own[1] - own[0], k_own[1] - k_own[0]):
+            return True
+        if overlap(own, k_clip) > 0.5 * (own[1] - own[0]) or \
+                overlap(clip, k_own) > 0.5 * (k_own[1] - k_own[0]):
+            return True
+    return False
 
 
 def is_duplicate(vec: np.ndarray, kept: list[np.ndarray], limit: float) -> bool:
