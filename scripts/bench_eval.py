@@ -59,16 +59,18 @@ def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False,
     return rows
 
 
-def with_text_delta(delta: Path) -> None:
-    """Rank every recording with its sentences and windows embedded again by the packaged
-    MiniLM plus a low-rank delta (``scripts/train_segment.py``'s output): W += B @ A."""
+def with_text_delta(delta: Path, cfg) -> None:
+    """Rank every recording with its sentences and windows embedded again, as the index
+    embeds them (``index.pipeline.text_arrays``), by the packaged MiniLM plus a low-rank
+    delta (``scripts/train_segment.py``'s output): W += B @ A."""
     import dataclasses
 
     import numpy as np
     import torch
 
     from clipcut import models
-    from clipcut.index import text, windows
+    from clipcut.index.pipeline import text_arrays
+    from clipcut.types import Sentence
 
     model = models.load_text_model("")
     d = np.load(delta)
@@ -81,15 +83,14 @@ def with_text_delta(delta: Path) -> None:
     model[0].auto_model.load_state_dict(state)
     build, memo = api.index_video, {}
 
-    def index_video(video, cfg, req=api.IndexRequest(), reporter=None):
-        res = build(video, cfg, req, reporter)
+    def index_video(video, cfg_, req=api.IndexRequest(), reporter=None):
+        res = build(video, cfg_, req, reporter)
         if str(video) not in memo:
             idx = res.index
-            sents = idx.sent_text.tolist()
-            groups = windows.members(idx.windows, (idx.sent_start + idx.sent_end) / 2)
-            arrays = dict(idx.arrays, sent_emb=text.embed(model, sents),
-                          win_text=text.embed(model, [" ".join(sents[i] for i in g)
-                                                      for g in groups]))
+            sents = [Sentence(float(a), float(b), str(t))
+                     for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
+            new = text_arrays(sents, idx.duration, model, cfg)
+            arrays = dict(idx.arrays, sent_emb=new["sent_emb"], win_text=new["win_text"])
             memo[str(video)] = dataclasses.replace(
                 res, index=dataclasses.replace(idx, arrays=arrays))
         return memo[str(video)]
@@ -111,10 +112,9 @@ def main() -> int:
                     "packaged MiniLM plus this delta (scripts/train_segment.py --out)")
     args = ap.parse_args()
 
-    if args.text_delta:
-        with_text_delta(args.text_delta)
-
     cfg = apply_overrides(load_config(), args.set)
+    if args.text_delta:
+        with_text_delta(args.text_delta, cfg)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
     t0 = time.time()
     rows = run_queries(args.media, cfg, args.n, args.corpus, args.all)

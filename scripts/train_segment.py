@@ -21,7 +21,6 @@ on 2 cores and lifted the proxy from .5019 to .5047, but through the real stage 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 import time
@@ -32,28 +31,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clipcut import models
-from clipcut.query import learned
-from clipcut.query.encoder import QueryEncoder, lexical_terms
-
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "shared" / "bench"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import train_encoder as te  # noqa: E402
+
+from clipcut import models  # noqa: E402
+from clipcut.query import learned  # noqa: E402
+from clipcut.query.encoder import QueryEncoder, lexical_terms  # noqa: E402
+
+BENCH = te.BENCH
 LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
            "attention.output.dense", "intermediate.dense", "output.dense")
 
 
 def log(msg: str) -> None:
     print(f"[segment] {msg}", file=sys.stderr, flush=True)
-
-
-def _module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-te = _module(ROOT / "scripts" / "train_encoder.py", "train_encoder")
 
 
 # ----------------------------------------------------------------------------- model
@@ -121,10 +114,11 @@ class TopLayers(torch.nn.Module):
 
 @torch.no_grad()
 def lower_states(st, texts: list[str], first: int, batch: int = 64):
-    """Hidden states entering layer ``first`` (fp16, padded to the meeting's longest) and masks."""
+    """Hidden states entering layer ``first`` (fp16, padded to the meeting's longest), masks,
+    and the frozen model's own embeddings (mean pooling of its last layer, normalized)."""
     model = st[0].auto_model
     tok = st.tokenizer
-    states, masks = [], []
+    states, masks, frozen = [], [], []
     L = 0
     for b in range(0, len(texts), batch):
         enc = tok(texts[b:b + batch], padding=True, truncation=True,
@@ -132,6 +126,8 @@ def lower_states(st, texts: list[str], first: int, batch: int = 64):
         out = model(**enc, output_hidden_states=True)
         states.append(out.hidden_states[first].half())
         masks.append(enc["attention_mask"].bool())
+        w = masks[-1].float()[..., None]
+        frozen.append(F.normalize((out.last_hidden_state * w).sum(1) / w.sum(1), dim=-1))
         L = max(L, states[-1].shape[1])
     h = torch.zeros(len(texts), L, states[0].shape[2], dtype=torch.float16)
     m = torch.zeros(len(texts), L, dtype=torch.bool)
@@ -140,7 +136,7 @@ def lower_states(st, texts: list[str], first: int, batch: int = 64):
         h[i:i + len(s), :s.shape[1]] = s
         m[i:i + len(s), :k.shape[1]] = k
         i += len(s)
-    return h, m
+    return h, m, torch.cat(frozen).numpy()
 
 
 # ----------------------------------------------------------------------------- data
@@ -154,15 +150,16 @@ def meetings(files: list[Path], bm, st, enc: QueryEncoder, first: int, weak: int
     for f, lay in zip(files, layouts):
         t0 = time.time()
         texts = [t if t.strip() else "." for t in lay["texts"]]
-        h, m = lower_states(st, texts, first)
+        h, m, frozen = lower_states(st, texts, first)
         qs = lay["queries"] + (te.weak_queries(lay["texts"], df, n_docs, rng, weak) if weak else [])
         qv = np.stack([enc.encode(q["text"]).vector for q in qs]).astype(np.float32)
-        sent = np.stack([enc._forward(q["text"])[3] for q in qs]).astype(np.float32)
+        sent = np.stack([te.query_tokens(enc, q["text"])[2] for q in qs])
         sent /= np.maximum(np.linalg.norm(sent, axis=1, keepdims=True), 1e-12)
-        rel = np.stack([q["rel"] for q in qs])
-        out.append({"name": f.stem, "h": h, "mask": m, "qv": qv, "sent": sent, "rel": rel,
+        out.append({"name": f.stem, "h": h, "mask": m, "qv": qv, "frozen": frozen,
+                    "rel": np.stack([q["rel"] for q in qs]),
                     "weak": np.array([q["type"] == "weak" for q in qs]),
-                    "frozen": None})
+                    # negatives close to the query under the frozen model count less
+                    "neg_weight": learned.downweight(sent @ frozen.T).astype(np.float32)})
         log(f"{f.stem}: {len(texts)} windows, {len(qs)} queries ({time.time() - t0:.1f} s)")
     return out
 
@@ -225,12 +222,9 @@ def main() -> int:
 
     model = TopLayers(st[0].auto_model.state_dict(), st[0].auto_model.config, first,
                       args.rank, args.alpha, args.seed)
-    with torch.no_grad():  # the frozen outputs: the negatives' down-weighting, and a check
-        for m in train:
-            m["frozen"] = embed_meeting(model, m).numpy()
-        ref = st.encode(te.meeting_layout(files[0], bm)["texts"][:8], normalize_embeddings=True)
-        log(f"top layers vs sentence-transformers: max |diff| "
-            f"{np.abs(ref - train[0]['frozen'][:8]).max():.2e}")
+    with torch.no_grad():  # the untrained top layers reproduce the model's own embeddings
+        diff = np.abs(embed_meeting(model, train[0]).numpy() - train[0]["frozen"]).max()
+        log(f"top layers vs the frozen model: max |diff| {diff:.2e}")
     before = proxy(model, val, adapt)
     log(f"val window NDCG@10 before: {before:.4f}")
     opt = torch.optim.AdamW(model.lora.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -246,8 +240,7 @@ def main() -> int:
                 win = adapt(embed_meeting(model, m))
                 scores = torch.from_numpy(m["qv"]) @ win.T
                 pos = torch.from_numpy(m["rel"])
-                wts = torch.from_numpy(learned.downweight(m["sent"] @ m["frozen"].T)).float()
-                loss = te.info_nce(scores, pos, wts, args.tau)
+                loss = te.info_nce(scores, pos, torch.from_numpy(m["neg_weight"]), args.tau)
                 qw = torch.from_numpy(np.where(m["weak"], args.weak_weight, 1.0)).float()
                 losses.append((loss * qw).sum() / qw.sum())
             loss = torch.stack(losses).mean()

@@ -275,15 +275,15 @@ def _whisper(cfg: Config, req: IndexRequest, lang: lang_id.Language):
     """The faster-whisper model for speech in ``lang``: the configured one, or the packaged
     multilingual one when that is English-only and the speech is not English."""
     model_path = req.asr_model or cfg.asr.model
-    if lang.code != "en" and not models.asked_whisper(model_path):
+    asked = models.asked_whisper(model_path)
+    if lang.code != "en" and not asked:
         try:  # the default model is English-only: not loaded for nothing
             return models.load_multilingual_whisper(cfg.asr.compute_type)
         except ModelError as exc:
             _warn_once(f"the speech is {lang.name} ({lang.code}) but only the English Whisper "
                        f"model is installed ({exc}): the transcript will be poor")
     model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
-    if lang.code != "en" and models.asked_whisper(model_path) \
-            and not model.model.is_multilingual:
+    if lang.code != "en" and asked and not model.model.is_multilingual:
         _warn_once(f"the speech is {lang.name} ({lang.code}) but the Whisper model given is "
                    "English-only: the transcript will be poor; pass --asr-model DIR of a "
                    "multilingual model")
