@@ -110,7 +110,7 @@ def _request(captions, asr, asr_model, text_model, visual_model, visual_weights,
 # Options shared by both commands
 CaptionsOpt = typer.Option(None, "--captions", help="Caption file (.vtt/.srt) to use instead of ASR.")
 AsrOpt = typer.Option(None, "--asr", help="ASR backend (default from config: faster-whisper).")
-AsrModelOpt = typer.Option(None, "--asr-model", help="ASR model: a CTranslate2 folder, an openai-whisper .pt file, or `base` for the packaged multilingual Whisper base.")
+AsrModelOpt = typer.Option(None, "--asr-model", help="ASR model: a CTranslate2 folder, an openai-whisper .pt file, `base` (the packaged multilingual Whisper base, the default) or `tiny.en` (the packaged English-only Whisper tiny.en: faster, less accurate).")
 TextModelOpt = typer.Option(None, "--text-model", help="Local sentence-transformers model folder.")
 VisualModelOpt = typer.Option(None, "--visual-model", help="open_clip architecture (default ViT-B-32).")
 VisualWeightsOpt = typer.Option(None, "--visual-weights", help="Local open_clip checkpoint file; without one the visual modality is off.")

@@ -34,6 +34,7 @@ class AsrOptions:
     batch_size: int
     other_batch_size: int
     chunk_length: int
+    other_chunk_length: int
     vad: bool
     language: str
     max_sentence: float
@@ -146,9 +147,17 @@ class Config:
     # sections whose values shape the cache; the rest only affect queries and cuts
     INDEX_SECTIONS = ("index", "asr", "text", "visual", "audio", "scenes")
 
-    def index_digest(self) -> str:
-        """A short hash of everything that shapes a cache (part of its staleness check)."""
+    # [asr] keys that only shape a transcript made by ASR (not one read from captions)
+    DECODING_KEYS = ("backend", "model", "compute_type", "beam_size", "other_beam_size",
+                     "batch_size", "other_batch_size", "chunk_length", "other_chunk_length",
+                     "vad")
+
+    def index_digest(self, asr: bool = True) -> str:
+        """A short hash of everything that shapes a cache (part of its staleness check);
+        ``asr=False`` for a transcript from captions, which the decoding keys do not shape."""
         data = {name: asdict(getattr(self, name)) for name in self.INDEX_SECTIONS}
+        if not asr:
+            data["asr"] = {k: v for k, v in data["asr"].items() if k not in self.DECODING_KEYS}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def index_json(self) -> str:

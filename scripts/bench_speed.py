@@ -3,13 +3,13 @@
 
     python scripts/bench_speed.py [--minutes 10 90] [--size 1280x720] [--fps 30]
                                   [--no-visual] [--queries 50] [--work demo/speed]
-                                  [--asr-model base]
+                                  [--asr-model tiny.en]
 
 For each length, generates (once, in --work) a recording of espeak-ng speech over scenes
 that alternate between still cards and a moving test pattern (H.264 veryfast, 1280x720 30 fps:
 what a screen or camera recording costs to decode), with scene cuts and silences between
 topics: one ~2-minute cycle is encoded and repeated with stream copy up to the length.
-It indexes each from scratch in a child process (ASR with the packaged Whisper tiny.en,
+It indexes each from scratch in a child process (ASR with the default packaged Whisper base,
 MiniLM text, audio features, scenes and the open_clip ViT-B-32 image tower on a randomly
 initialized checkpoint saved with torch.save(state_dict): the compute of real weights) and
 prints seconds and share per stage, the multiple of real time and the child's peak memory.
@@ -198,7 +198,7 @@ def main() -> int:
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--no-visual", action="store_true", help="leave the image tower out")
     ap.add_argument("--queries", type=int, default=50)
-    ap.add_argument("--asr-model", default="", help="as clipcut's --asr-model (e.g. base)")
+    ap.add_argument("--asr-model", default="", help="as clipcut's --asr-model (e.g. tiny.en)")
     ap.add_argument("--work", type=Path, default=Path("demo/speed"))
     ap.add_argument("--no-index", action="store_true",
                     help="skip the index timing (queries and cuts use the existing cache)")

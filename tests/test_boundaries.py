@@ -36,6 +36,18 @@ def test_snap_keeps_span_when_nothing_better_and_respects_length():
     assert snap(1, 2, STARTS, ENDS, np.zeros(0), NONE, w, 40, 60) == (1, 2)
 
 
+def test_snap_never_moves_the_best_sentence_out():
+    w = SnapWeights(radius=5.0)
+    silences = np.array([[15.0, 16.0]])
+    scenes = np.array([15.5])
+    # as above, the start would move past sentence 2; told to keep it, it stays in
+    assert snap(2, 4, STARTS, ENDS, scenes, silences, w, 5, 60, keep=2) == (2, 4)
+    # an end in a silence 8 s earlier (radius 10) would drop sentence 4, the best one
+    w, silences = SnapWeights(radius=10.0), np.array([[22.0, 24.0]])
+    assert snap(2, 4, STARTS, ENDS, np.zeros(0), silences, w, 5, 60)[1] == 3
+    assert snap(2, 4, STARTS, ENDS, np.zeros(0), silences, w, 5, 60, keep=4)[1] == 4
+
+
 def test_pad_only_into_pauses():
     # clip = sentences 1..2 (5.0-15.0); pause before is 1 s (half: 0.5), after is 1 s
     assert pad(5.0, 15.0, 1, 2, STARTS, ENDS, 0.25, 30.0) == (4.75, 15.25)

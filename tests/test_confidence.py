@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipcut import cache
+from clipcut import api, cache
 from clipcut.config import load_config
 from clipcut.query import confidence
 from clipcut.synth import OFF_TOPIC, PARAPHRASES
@@ -68,9 +68,26 @@ def test_clip_list_does_not_pad_itself(indexed, text):
     assert rc == 0 and rc_all == 0
     assert 1 <= len(default["clips"]) < 10
     assert all(c["confidence"] >= FLOOR and not c["weak"] for c in default["clips"])
-    assert all(c["weak"] == (c["confidence"] < FLOOR) for c in every["clips"])
+    # weak: what the default leaves out (under the floor, or carried by its neighbours)
+    assert all(c["weak"] for c in every["clips"] if c["confidence"] < FLOOR)
     strong = [(c["start"], c["end"]) for c in every["clips"] if not c["weak"]]
     assert strong == [(c["start"], c["end"]) for c in default["clips"]]
+
+
+def test_all_fills_the_list_with_clips_carried_by_their_neighbours(indexed):
+    """A span whose own sentences match under `relative_own` of the best one's is left out
+    by default; --all lists it (weak) when the list is short of -n."""
+    cfg = load_config()
+    strict = cfg.with_section("query", relative_own=1.0)  # only the best-matching span is whole
+    text = "price objection and discount"
+    default = api.search(Path(indexed.video), text, strict, 4)
+    every = api.search(Path(indexed.video), text, strict, 4, keep_weak=True)
+    loose = api.search(Path(indexed.video), text, cfg, 4, keep_weak=True)
+    assert len(default.clips) == 1 and len(every.clips) == len(loose.clips) == 4
+    assert [(c.start, c.end) for c in every.clips if not c.weak] == \
+        [(c.start, c.end) for c in default.clips]
+    a, b = indexed.topics["pricing"]
+    assert a <= (default.clips[0].start + default.clips[0].end) / 2 <= b
 
 
 def test_evidence_names_the_query_words_heard(indexed):

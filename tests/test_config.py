@@ -26,6 +26,18 @@ def test_override_file_changes_keys_and_cache_digest(tmp_path):
     assert load_config(g).index_digest() == base.index_digest()
 
 
+def test_decoding_keys_shape_only_speech_caches(tmp_path):
+    base = load_config()
+    f = tmp_path / "asr.toml"
+    f.write_text("[asr]\nbatch_size = 0\nchunk_length = 30\n")
+    cfg = load_config(f)
+    assert cfg.index_digest() != base.index_digest()
+    assert cfg.index_digest(asr=False) == base.index_digest(asr=False)  # captions: still current
+    h = tmp_path / "lang.toml"
+    h.write_text("[asr]\nmax_sentence = 20\n")  # sentence splitting shapes captions too
+    assert load_config(h).index_digest(asr=False) != base.index_digest(asr=False)
+
+
 @pytest.mark.parametrize("text", ["[index]\nwindoww = 3\n", "[nope]\na = 1\n",
                                   "[index]\nwindow = 'long'\n", "[index]\nhop = 60\n", "x = [\n"])
 def test_bad_overrides_are_one_clear_error(tmp_path, text):

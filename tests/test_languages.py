@@ -155,27 +155,27 @@ def test_an_asr_model_asked_for_rebuilds_a_transcript_of_another(indexed, tmp_pa
     before = _meta(video)["generation"]
     proc = run_cli("index", video)                       # nothing asked: the copy is current
     assert proc.returncode == 0 and _meta(video)["generation"] == before, proc.stderr
-    proc = run_cli("index", video, "--asr-model", "base")  # asked: transcribed again
+    proc = run_cli("index", video, "--asr-model", "tiny.en")  # asked: transcribed again
     assert proc.returncode == 0, proc.stderr
-    assert _meta(video)["models"]["transcript"].startswith(
+    assert _meta(video)["models"]["transcript"].startswith("faster-whisper:whisper:tiny.en")
+
+
+def test_english_speech_is_transcribed_by_the_packaged_base(indexed):
+    # the default for all speech; English keeps MiniLM and the trained encoder
+    meta = _meta(indexed.video)
+    assert meta["language"] == "en" and meta["text_encoder"] == "minilm"
+    assert meta["models"]["transcript"].startswith(
         f"faster-whisper:{models.MULTILINGUAL_WHISPER_ID}")
 
 
-def test_english_keeps_the_english_path(indexed):
-    meta = _meta(indexed.video)
-    assert meta["language"] == "en" and meta["text_encoder"] == "minilm"
-    assert "tiny.en" in meta["models"]["transcript"]
-
-
-def test_english_with_the_packaged_base_model(recording, tmp_path):
-    # --asr-model base: English speech transcribed by the packaged multilingual base, which
-    # decodes as set for it ([asr] other_batch_size); the text side stays English
+def test_english_with_the_packaged_tiny_en(recording, tmp_path):
+    # --asr-model tiny.en: the faster English-only model; the text side stays English
     video = tmp_path / "talk.mp4"
     video.write_bytes(Path(recording.video).read_bytes())
-    proc = run_cli("index", video, "--asr-model", "base")
+    proc = run_cli("index", video, "--asr-model", "tiny.en")
     assert proc.returncode == 0, proc.stderr
     meta = _meta(video)
-    assert meta["models"]["transcript"].startswith(f"faster-whisper:{models.MULTILINGUAL_WHISPER_ID}")
+    assert meta["models"]["transcript"].startswith("faster-whisper:whisper:tiny.en")
     assert (meta["language"], meta["text_encoder"]) == ("en", "minilm")
     idx = cache.load(cache.sidecar_path(video))
     heard = " ".join(idx.sent_text.tolist()).lower()
@@ -186,6 +186,16 @@ def test_english_with_the_packaged_base_model(recording, tmp_path):
     assert _meta(video)["generation"] == meta["generation"]
     a, b = recording.topics["pricing"]
     assert a - 1 <= data["clips"][0]["start"] < data["clips"][0]["end"] <= b + 1
+
+
+def test_an_english_only_model_asked_for_other_speech_warns(tmp_path):
+    video = tmp_path / "kurz.mp4"
+    make_recording(video, {"delivery": FOREIGN_TOPICS["de"]["delivery"][:2]}, voice="de")
+    proc = run_cli("index", video, "--asr-model", "tiny.en")
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "English-only" in line]
+    assert len(warning) == 1 and "German (de)" in warning[0] and "--asr-model base" in warning[0]
+    assert "tiny.en" in _meta(video)["models"]["transcript"]
 
 
 def test_speech_pieces_pass_over_a_long_intro():

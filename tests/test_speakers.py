@@ -204,6 +204,26 @@ def test_clip_does_not_end_with_another_speakers_question():
     assert turns.follow(_Idx(short), 0, 1, OPT) == (0, 1)
 
 
+EXCHANGE = [(0, 4, "S2", "We run a logistics company."),             # 0
+            (4.5, 8, "S2", "With warehouses in three countries."),     # 1
+            (9, 12, "S1", "How much money have you set aside?"),       # 2  question
+            (12.5, 16, "S2", "Our finance director approved it."),     # 3  best sentence
+            (16.5, 20, "S2", "Half is for training."),                 # 4
+            (20.5, 24, "S2", "The rest for licenses.")]                # 5
+
+
+def test_a_span_opens_at_the_question_its_best_sentence_answers():
+    # an earlier exchange before the question (9 s) is left out; the end takes in more of
+    # the answer so that the clip stays min_len (8 s) long
+    assert turns.open_at_question(_Idx(EXCHANGE), 0, 3, 3, 8.0, 5.0) == (2, 4)
+    # a head within the snap radius (4.5 s) is snapping noise: kept
+    assert turns.open_at_question(_Idx(EXCHANGE), 1, 3, 3, 8.0, 5.0) == (1, 3)
+    # not a question, or the best sentence is not in the answer: nothing moves
+    plain = EXCHANGE[:2] + [(9, 12, "S1", "We set money aside.")] + EXCHANGE[3:]
+    assert turns.open_at_question(_Idx(plain), 0, 3, 3, 8.0, 5.0) == (0, 3)
+    assert turns.open_at_question(_Idx(EXCHANGE), 0, 3, 1, 8.0, 5.0) == (0, 3)
+
+
 def test_without_speakers_nothing_moves():
     idx = _Idx(ROWS)
     idx.sent_speaker = np.array([], dtype=np.str_)

@@ -117,7 +117,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
                    "text": models.text_model_id(req.text_model or cfg.text.model),
                    # what other languages are transcribed and embedded with
                    "multilingual": f"{models.MULTILINGUAL_WHISPER_ID}+{models.MULTILINGUAL_TEXT_ID}"},
-        "config": cfg.index_digest(),
+        "config": cfg.index_digest(asr=captions == "asr"),
         "speakers": speaker_key(cfg),
     }
     if weights or not info.has_video:
@@ -272,21 +272,24 @@ def find_language(cfg: Config, cues: list | None, pcm: np.ndarray | None,
 
 
 def _whisper(cfg: Config, req: IndexRequest, lang: lang_id.Language):
-    """The faster-whisper model for speech in ``lang``: the configured one, or the packaged
-    multilingual one when that is English-only and the speech is not English."""
+    """The faster-whisper model asked for, by default the packaged multilingual base
+    (tiny.en, with a warning, when that is not installed); an English-only model asked for
+    is used on other languages with a warning."""
     model_path = req.asr_model or cfg.asr.model
     asked = models.asked_whisper(model_path)
-    if lang.code != "en" and not asked:
-        try:  # the default model is English-only: not loaded for nothing
-            return models.load_multilingual_whisper(cfg.asr.compute_type)
-        except ModelError as exc:
-            _warn_once(f"the speech is {lang.name} ({lang.code}) but only the English Whisper "
-                       f"model is installed ({exc}): the transcript will be poor")
-    model = models.load_faster_whisper(model_path, cfg.asr.compute_type)
-    if lang.code != "en" and asked and not model.model.is_multilingual:
+    try:
+        model = models.load_faster_whisper(asked, cfg.asr.compute_type)
+    except ModelError as exc:
+        if asked:
+            raise
+        _warn_once(f"{exc}; the speech is transcribed by the English-only Whisper tiny.en"
+                   + (f", so this {lang.name} ({lang.code}) transcript will be poor"
+                      if lang.code != "en" else ""))
+        return models.load_faster_whisper(models.PACKAGED_TINY, cfg.asr.compute_type)
+    if lang.code != "en" and not model.model.is_multilingual:
         _warn_once(f"the speech is {lang.name} ({lang.code}) but the Whisper model given is "
-                   "English-only: the transcript will be poor; pass --asr-model DIR of a "
-                   "multilingual model")
+                   "English-only: the transcript will be poor; pass --asr-model base (or DIR "
+                   "of another multilingual model)")
     return model
 
 
@@ -318,15 +321,14 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
         run = functools.partial(transcript.transcribe_openai_whisper,
                                 models.load_openai_whisper(model_path), language=lang.code)
     else:
-        # the packaged base model decodes as configured for it: for other languages, and
-        # for English with --asr-model base
-        base = lang.code != "en" or models.is_packaged_base(model_path)
+        english = lang.code == "en"  # other languages decode as set for them ([asr] other_*)
         run = functools.partial(transcript.transcribe_faster_whisper, _whisper(cfg, req, lang),
                                 language=lang.code,
-                                beam_size=cfg.asr.other_beam_size if base else cfg.asr.beam_size,
+                                beam_size=cfg.asr.beam_size if english else cfg.asr.other_beam_size,
                                 vad=cfg.asr.vad,
-                                batch_size=cfg.asr.other_batch_size if base else cfg.asr.batch_size,
-                                chunk_length=cfg.asr.chunk_length)
+                                batch_size=cfg.asr.batch_size if english else cfg.asr.other_batch_size,
+                                chunk_length=cfg.asr.chunk_length if english
+                                else cfg.asr.other_chunk_length)
     words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
                                  transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),
                                  rep.update)

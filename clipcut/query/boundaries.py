@@ -35,13 +35,15 @@ def boundary_score(t: float, moved: float, is_start: bool, scenes: np.ndarray,
 
 def snap(first: int, last: int, sent_start: np.ndarray, sent_end: np.ndarray,
          scenes: np.ndarray, silences: np.ndarray, w: SnapWeights,
-         min_len: float, max_len: float) -> tuple[int, int]:
+         min_len: float, max_len: float, keep: int | None = None) -> tuple[int, int]:
     """Sentence indices (first, last) of the best-scoring boundaries within ``w.radius`` s of the
-    span's current edges that keep its length within bounds (the span itself if none do)."""
+    span's current edges that keep its length within bounds (the span itself if none do)
+    and, given ``keep``, that sentence (the one that matched best) inside."""
     t0, t1 = sent_start[first], sent_end[last]
     order = np.arange(len(sent_start))
-    starts = np.flatnonzero((np.abs(sent_start - t0) <= w.radius) & (order <= last)).tolist()
-    ends = np.flatnonzero((np.abs(sent_end - t1) <= w.radius) & (order >= first)).tolist()
+    hold_a, hold_b = (last, first) if keep is None else (keep, keep)
+    starts = np.flatnonzero((np.abs(sent_start - t0) <= w.radius) & (order <= hold_a)).tolist()
+    ends = np.flatnonzero((np.abs(sent_end - t1) <= w.radius) & (order >= hold_b)).tolist()
     best, best_score = (first, last), -np.inf
     for i in starts:
         si = boundary_score(sent_start[i], sent_start[i] - t0, True, scenes, silences, w)

@@ -186,8 +186,9 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
         return r, (r.start, r.end)
     w = boundaries.SnapWeights(opt.snap_sentence, opt.snap_scene, opt.snap_silence,
                                opt.snap_distance, opt.snap_radius)
+    peak = r.first + int(np.argmax(r.rec.sims[r.first:r.last + 1]))  # never snapped away
     first, last = boundaries.snap(r.first, r.last, idx.sent_start, idx.sent_end, idx.scenes,
-                                  idx.silences, w, opt.min_len, opt.max_len)
+                                  idx.silences, w, opt.min_len, opt.max_len, keep=peak)
     first, last = boundaries.grow(first, last, idx.sent_start, idx.sent_end, opt.min_len,
                                   opt.max_len)
     score = r.score
@@ -197,6 +198,9 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
             first -= 1
         else:
             score -= opt.reference_penalty
+    if opt.question_gap > 0:  # the question rules are on
+        first, last = turns.open_at_question(idx, first, last, peak, opt.min_len,
+                                             opt.snap_radius)
     own = (float(idx.sent_start[first]), float(idx.sent_end[last]))
     first, last = turns.follow(idx, first, last, opt)
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
@@ -208,19 +212,24 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
 @dataclass(frozen=True)
 class Chosen:
     """A selected span with its confidence signals (``confidence.SIGNALS``) and confidence
-    (nan without a calibrator)."""
+    (nan without a calibrator); ``carried`` when its own sentences match too little
+    (``relative_own``) and it only fills a list that asked for every clip."""
 
     ranked: Ranked
     text: str
     signals: np.ndarray
     confidence: float
+    carried: bool = False
 
 
 def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
            calibrator: confidence.Calibrator | dict | None, keep_weak: bool = False,
-           speaker: str = "") -> list[Chosen]:
+           speaker: str = "", fill: bool = False) -> list[Chosen]:
     """Best-first: snap each span, drop overlapping, repeated, (unless ``keep_weak``)
     unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``.
+    With ``fill`` (and ``keep_weak``), a list still short of ``n`` is filled with the spans
+    whose own sentences match too little, marked ``carried`` (chosen after the others,
+    listed by score as they are).
     ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     best_own = max((r.own for r in ranked), default=0.0)
@@ -228,31 +237,39 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     kept: list[Chosen] = []
     spans: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
     vecs: list[np.ndarray] = []
-    for r in ranked:
-        if r.own < own_floor:
-            continue  # carried by its neighbours' scores; its own sentences do not match
+
+    def take(r: Ranked, carried: bool) -> None:
         r, own = _snap(r, opt)
         if speaker and not turns.speaks(r.index, r.first, r.last, speaker):
-            continue
+            return
         if select.repeats(own, (r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
-            continue
+            return
         vec = normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 \
             else np.zeros(1)
         if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
-            continue
+            return
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
         cal = calibrator.get(r.index.meta.get("text_encoder", "minilm")) \
             if isinstance(calibrator, dict) else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
         if not keep_weak and p < opt.min_confidence:
-            continue
-        kept.append(Chosen(r, text, x, p))
+            return
+        kept.append(Chosen(r, text, x, p, carried))
         spans.setdefault(r.video, []).append((own, (r.start, r.end)))
         if len(vec) > 1:
             vecs.append(vec)
+
+    low = [r for r in ranked if r.own < own_floor]  # carried by its neighbours' scores
+    for r in ranked:
         if len(kept) == n:
             break
+        if r.own >= own_floor:
+            take(r, False)
+    for r in low if fill and keep_weak else []:
+        if len(kept) == n:
+            break
+        take(r, True)
     kept.sort(key=lambda c: (-c.ranked.score, c.ranked.video, c.ranked.start))
     return kept
 
@@ -275,12 +292,13 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
     ``opt.min_confidence`` are dropped, or kept and marked weak with ``keep_weak``; with
     ``speaker``, only clips in which that speaker talks."""
     clips = []
-    for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak, speaker), 1):
+    for rank, c in enumerate(choose(ranked, opt, n, calibrator, keep_weak, speaker,
+                                    fill=keep_weak), 1):
         r = c.ranked
         clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=c.text,
                           modality=dict(r.parts), rank=rank,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
-                          weak=bool(c.confidence < opt.min_confidence),
+                          weak=bool(c.carried or c.confidence < opt.min_confidence),
                           evidence=_evidence(c),
                           turns=turns.clip_turns(r.index, r.first, r.last),
                           lines=turns.clip_lines(r.index, r.first, r.last)))

@@ -85,6 +85,31 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     return first, last
 
 
+def open_at_question(idx: Index, first: int, last: int, peak: int, min_len: float,
+                     head: float) -> tuple[int, int]:
+    """(first, last) of a span whose best sentence (``peak``) answers another speaker's
+    question inside it, opened at that question's turn when the span starts more than
+    ``head`` s earlier (an exchange before it, not snapping noise); to stay ``min_len``
+    long its end may take in more of the answer's turn. Unchanged when that cannot be
+    done."""
+    spk = idx.sent_speaker
+    if len(spk) == 0 or first < 0 or not first <= peak <= last:
+        return first, last
+    answer = turn_start(spk, peak)
+    q = answer - 1
+    if q < first or spk[q] == spk[answer] or not asks(str(idx.sent_text[q])):
+        return first, last
+    qs, stop = turn_start(spk, q), max(turn_end(spk, peak), last)
+    if idx.sent_start[qs] - idx.sent_start[first] <= head:
+        return first, last
+    end = last
+    while idx.sent_end[end] - idx.sent_start[qs] < min_len and end < stop:
+        end += 1
+    if idx.sent_end[end] - idx.sent_start[qs] < min_len:
+        return first, last
+    return qs, end
+
+
 def clip_turns(idx: Index, first: int, last: int) -> list[dict]:
     """The clip's transcript as turns: consecutive sentences of one speaker joined
     ({"speaker", "start", "end", "text"}; speaker None when the cache has no speakers)."""
