@@ -97,6 +97,7 @@ class QueryOptions:
     min_confidence: float
     confidence_weights: str
     relative_own: float
+    continuity: float
     min_len: float
     max_len: float
     pad: float

@@ -78,7 +78,7 @@ def test_all_fills_the_list_with_clips_carried_by_their_neighbours(indexed):
     """A span whose own sentences match under `relative_own` of the best one's is left out
     by default; --all lists it (weak) when the list is short of -n."""
     cfg = load_config()
-    strict = cfg.with_section("query", relative_own=1.0)  # only the best-matching span is whole
+    strict = cfg.with_section("query", relative_own=1.0, continuity=1.5)  # only the best span counts
     text = "price objection and discount"
     default = api.search(Path(indexed.video), text, strict, 4)
     every = api.search(Path(indexed.video), text, strict, 4, keep_weak=True)

@@ -209,6 +209,11 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
     return replace(r, first=first, last=last, start=start, end=end, score=score), own
 
 
+def _span_vector(r: Ranked) -> np.ndarray | None:
+    """The normalized mean embedding of a span's sentences (None without any)."""
+    return normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 else None
+
+
 @dataclass(frozen=True)
 class Chosen:
     """A selected span with its confidence signals (``confidence.SIGNALS``) and confidence
@@ -227,8 +232,10 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
            speaker: str = "", fill: bool = False) -> list[Chosen]:
     """Best-first: snap each span, drop overlapping, repeated, (unless ``keep_weak``)
     unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``.
-    With ``fill`` (and ``keep_weak``), a list still short of ``n`` is filled with the spans
-    whose own sentences match too little, marked ``carried`` (chosen after the others,
+    A span whose own sentences match under ``relative_own`` of the best span's counts only
+    when its sentences are within ``continuity`` (cosine) of that span's: the discussion
+    going on, not a neighbouring subject. With ``fill`` (and ``keep_weak``), a list still
+    short of ``n`` is filled with the others, marked ``carried`` (chosen after the rest,
     listed by score as they are).
     ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
@@ -260,11 +267,23 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         if len(vec) > 1:
             vecs.append(vec)
 
-    low = [r for r in ranked if r.own < own_floor]  # carried by its neighbours' scores
+    # a span whose own sentences match too little is carried by its neighbours' scores,
+    # unless its sentences go on with the subject of the best-matching span
+    top = max(ranked, key=lambda r: r.own) if ranked else None
+    ref = _span_vector(top) if top is not None else None
+
+    def counts(r: Ranked) -> bool:
+        if r.own >= own_floor:
+            return True
+        v = _span_vector(r)
+        return ref is not None and v is not None and r.video == top.video \
+            and float(v @ ref) >= opt.continuity
+
+    low = [r for r in ranked if not counts(r)]
     for r in ranked:
         if len(kept) == n:
             break
-        if r.own >= own_floor:
+        if counts(r):
             take(r, False)
     for r in low if fill and keep_weak else []:
         if len(kept) == n:
