@@ -251,9 +251,8 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             return
         if select.repeats(own, (r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
             return
-        vec = normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 \
-            else np.zeros(1)
-        if len(vec) > 1 and select.is_duplicate(vec, vecs, opt.dedup_cosine):
+        vec = _span_vector(r)
+        if vec is not None and select.is_duplicate(vec, vecs, opt.dedup_cosine):
             return
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
@@ -264,7 +263,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             return
         kept.append(Chosen(r, text, x, p, carried))
         spans.setdefault(r.video, []).append((own, (r.start, r.end)))
-        if len(vec) > 1:
+        if vec is not None:
             vecs.append(vec)
 
     # a span whose own sentences match too little is carried by its neighbours' scores,
@@ -279,12 +278,14 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         return ref is not None and v is not None and r.video == top.video \
             and float(v @ ref) >= opt.continuity
 
-    low = [r for r in ranked if not counts(r)]
+    main: list[Ranked] = []
+    low: list[Ranked] = []
     for r in ranked:
+        (main if counts(r) else low).append(r)
+    for r in main:
         if len(kept) == n:
             break
-        if counts(r):
-            take(r, False)
+        take(r, False)
     for r in low if fill and keep_weak else []:
         if len(kept) == n:
             break
