@@ -49,6 +49,12 @@ class Asr(str, Enum):
     openai_whisper = "openai-whisper"
 
 
+def _floors(opt) -> str:
+    """The confidence floor(s) in force, for the "no match" line."""
+    a, b = opt.min_confidence, opt.min_confidence_other
+    return f"{a:g}" if a == b else f"{a:g}, {b:g} for recordings in other languages"
+
+
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     from .errors import setup_logging
 
@@ -298,7 +304,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           min_len: Optional[float] = typer.Option(None, "--min-len", help="Shortest clip, s."),
           max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
-          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.314). No clip left: exit 1."),
+          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.335, and min_confidence_other, 0.331, for recordings in other languages). No clip left: exit 1."),
           keep_weak: bool = typer.Option(False, "--all", help="Keep clips under --min-confidence (marked weak) up to -n; the exit code still says whether one reached it."),
           export: List[Path] = typer.Option([], "--export", metavar="FILE", help="Write the clips as an editor timeline: .otio, .edl (CMX 3600), .xml (Final Cut 7 / Premiere / Resolve) or .fcpxml (Final Cut Pro); repeat for several."),
           reel: Optional[Path] = typer.Option(None, "--reel", metavar="FILE.mp4", help="Join the clips into one MP4 with a chapter per clip."),
@@ -328,7 +334,8 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     validate(ex, no_cut)
     cfg = load_config(config)
     changes = {k: v for k, v in {"min_len": min_len, "max_len": max_len, "pad": pad,
-                                 "min_confidence": min_confidence}.items() if v is not None}
+                                 "min_confidence": min_confidence,
+                                 "min_confidence_other": min_confidence}.items() if v is not None}
     if changes:
         cfg = cfg.with_section("query", **changes)
     cfg = _with_language(cfg, language)
@@ -361,7 +368,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     if not result.found:
         if as_json or result.clips:
             print("clipcut: No matching segments found" + (
-                f" (no clip reaches --min-confidence {cfg.query.min_confidence:g})"
+                f" (no clip reaches --min-confidence {_floors(cfg.query)})"
                 if result.clips else ""), file=sys.stderr)
         else:
             print("No matching segments found")

@@ -95,6 +95,7 @@ class QueryOptions:
     feedback: int
     feedback_weight: float
     min_confidence: float
+    min_confidence_other: float
     confidence_weights: str
     relative_own: float
     continuity: float
@@ -237,7 +238,9 @@ def _verify(cfg: Config) -> None:
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
         (cfg.query.region > 0 and cfg.query.region_weight >= 0,
          "[query] need region > 0 and region_weight >= 0"),
-        (0 <= cfg.query.min_confidence <= 1, "[query] min_confidence must be in [0, 1]"),
+        (0 <= min(cfg.query.min_confidence, cfg.query.min_confidence_other)
+         and max(cfg.query.min_confidence, cfg.query.min_confidence_other) <= 1,
+         "[query] min_confidence and min_confidence_other must be in [0, 1]"),
         (cfg.speakers.max_speakers >= 1, "[speakers] max_speakers must be >= 1"),
     ]
     for ok, message in checks:

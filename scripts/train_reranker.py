@@ -155,6 +155,7 @@ def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
             arrays = {k: z[k] for k in z.files}
     else:
         arrays = text_arrays(sents, lay["duration"], tmodel, cfg)
+        store.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(path)

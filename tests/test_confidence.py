@@ -146,6 +146,9 @@ def test_shipped_calibration_loads_with_provenance():
     assert cal.provenance["data"].startswith("qmsum-train")
     # the default floor is the one the calibration chose on train
     assert cal.provenance["min_confidence"] == FLOOR
+    # recordings in other languages: their own calibration and the floor it chose
+    other = confidence.load(confidence.PACKAGED_MULTILINGUAL)
+    assert other.provenance["min_confidence"] == load_config().query.min_confidence_other
     assert set(cal.features) <= set(confidence.SIGNALS)
 
 

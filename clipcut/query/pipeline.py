@@ -209,6 +209,13 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
     return replace(r, first=first, last=last, start=start, end=end, score=score), own
 
 
+def floor_of(r: Ranked, opt: QueryOptions) -> float:
+    """The confidence floor of a span's recording: each text space's calibration chose its
+    own on train (the share of real questions left without a clip)."""
+    return opt.min_confidence_other if r.index.meta.get("text_encoder") == "e5" \
+        else opt.min_confidence
+
+
 def _span_vector(r: Ranked) -> np.ndarray | None:
     """The normalized mean embedding of a span's sentences (None without any)."""
     return normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 else None
@@ -259,7 +266,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         cal = calibrator.get(r.index.meta.get("text_encoder", "minilm")) \
             if isinstance(calibrator, dict) else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
-        if not keep_weak and p < opt.min_confidence:
+        if not keep_weak and p < floor_of(r, opt):
             return
         kept.append(Chosen(r, text, x, p, carried))
         spans.setdefault(r.video, []).append((own, (r.start, r.end)))
@@ -318,7 +325,7 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
         clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=c.text,
                           modality=dict(r.parts), rank=rank,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
-                          weak=bool(c.carried or c.confidence < opt.min_confidence),
+                          weak=bool(c.carried or c.confidence < floor_of(r, opt)),
                           evidence=_evidence(c),
                           turns=turns.clip_turns(r.index, r.first, r.last),
                           lines=turns.clip_lines(r.index, r.first, r.last)))
