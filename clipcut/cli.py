@@ -49,10 +49,15 @@ class Asr(str, Enum):
     openai_whisper = "openai-whisper"
 
 
-def _floors(opt) -> str:
-    """The confidence floor(s) in force, for the "no match" line."""
+def _floors(opt, languages) -> str:
+    """The confidence floor(s) in force for the searched recordings' languages, for the "no
+    match" line."""
     a, b = opt.min_confidence, opt.min_confidence_other
-    return f"{a:g}" if a == b else f"{a:g}, {b:g} for recordings in other languages"
+    other = {lang for lang in languages if lang and lang != "en"}
+    if not other or a == b:
+        return f"{a:g}"
+    return f"{b:g}" if len(other) == len(set(languages)) else \
+        f"{a:g}, {b:g} for recordings in other languages"
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -368,7 +373,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
     if not result.found:
         if as_json or result.clips:
             print("clipcut: No matching segments found" + (
-                f" (no clip reaches --min-confidence {_floors(cfg.query)})"
+                f" (no clip reaches --min-confidence {_floors(cfg.query, result.languages.values())})"
                 if result.clips else ""), file=sys.stderr)
         else:
             print("No matching segments found")

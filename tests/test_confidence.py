@@ -167,3 +167,13 @@ def test_folder_query_gives_a_clip_the_confidence_it_has_alone(indexed, tmp_path
     assert (top["start"], top["end"]) == (a["start"], a["end"])
     assert top["confidence"] == a["confidence"]
     assert Path(top["video"]).name in ("a.mp4", "b.mp4")
+
+
+def test_no_match_line_names_the_floor_of_the_recordings_searched():
+    from dataclasses import replace
+
+    from clipcut.cli import _floors
+    opt = replace(load_config().query, min_confidence=0.3, min_confidence_other=0.2)
+    assert _floors(opt, ["en"]) == "0.3"
+    assert _floors(opt, ["es", "de"]) == "0.2"
+    assert _floors(opt, ["en", "es"]) == "0.3, 0.2 for recordings in other languages"
