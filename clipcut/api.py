@@ -51,7 +51,7 @@ class SearchResult:
 
 def multilingual(idx: cache.Index) -> bool:
     """Whether the recording's text was embedded with the multilingual encoder."""
-    return idx.meta.get("text_encoder") == "e5"
+    return qpipe.text_space(idx) == "e5"
 
 
 def _encoder(cfg: Config, text_model: str, other_language: bool = False):

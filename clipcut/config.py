@@ -238,8 +238,7 @@ def _verify(cfg: Config) -> None:
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
         (cfg.query.region > 0 and cfg.query.region_weight >= 0,
          "[query] need region > 0 and region_weight >= 0"),
-        (0 <= min(cfg.query.min_confidence, cfg.query.min_confidence_other)
-         and max(cfg.query.min_confidence, cfg.query.min_confidence_other) <= 1,
+        (all(0 <= v <= 1 for v in (cfg.query.min_confidence, cfg.query.min_confidence_other)),
          "[query] min_confidence and min_confidence_other must be in [0, 1]"),
         (cfg.speakers.max_speakers >= 1, "[speakers] max_speakers must be >= 1"),
     ]

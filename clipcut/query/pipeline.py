@@ -209,11 +209,16 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
     return replace(r, first=first, last=last, start=start, end=end, score=score), own
 
 
+def text_space(idx: Index) -> str:
+    """The text space a recording was embedded in: "minilm", or "e5" (the multilingual
+    encoder, for speech in other languages)."""
+    return idx.meta.get("text_encoder", "minilm")
+
+
 def floor_of(r: Ranked, opt: QueryOptions) -> float:
     """The confidence floor of a span's recording: each text space's calibration chose its
     own on train (the share of real questions left without a clip)."""
-    return opt.min_confidence_other if r.index.meta.get("text_encoder") == "e5" \
-        else opt.min_confidence
+    return opt.min_confidence_other if text_space(r.index) == "e5" else opt.min_confidence
 
 
 def _span_vector(r: Ranked) -> np.ndarray | None:
@@ -263,8 +268,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             return
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
-        cal = calibrator.get(r.index.meta.get("text_encoder", "minilm")) \
-            if isinstance(calibrator, dict) else calibrator
+        cal = calibrator.get(text_space(r.index)) if isinstance(calibrator, dict) else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
         if not keep_weak and p < floor_of(r, opt):
             return
