@@ -177,13 +177,13 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     return out
 
 
-def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
+def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, Ranked]:
     """Snap to sentence boundaries, resolve a referring opener, follow the conversation, pad
-    into pauses; also the clip's own part (its times before the conversation's turn starts
-    and questions were taken in)."""
+    into pauses; also the clip's own part (its sentences and times before the
+    conversation's turn starts and questions were taken in)."""
     idx = r.index
     if r.first < 0:
-        return r, (r.start, r.end)
+        return r, r
     w = boundaries.SnapWeights(opt.snap_sentence, opt.snap_scene, opt.snap_silence,
                                opt.snap_distance, opt.snap_radius)
     peak = r.first + int(np.argmax(r.rec.sims[r.first:r.last + 1]))  # never snapped away
@@ -201,7 +201,8 @@ def _snap(r: Ranked, opt: QueryOptions) -> tuple[Ranked, tuple[float, float]]:
     if opt.question_gap > 0:  # the question rules are on
         first, last = turns.open_at_question(idx, first, last, peak, opt.min_len,
                                              opt.snap_radius)
-    own = (float(idx.sent_start[first]), float(idx.sent_end[last]))
+    own = replace(r, first=first, last=last, start=float(idx.sent_start[first]),
+                  end=float(idx.sent_end[last]))
     first, last = turns.follow(idx, first, last, opt)
     start, end = boundaries.pad(float(idx.sent_start[first]), float(idx.sent_end[last]), first,
                                 last, idx.sent_start, idx.sent_end, opt.pad, idx.duration)
@@ -258,12 +259,14 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     vecs: list[np.ndarray] = []
 
     def take(r: Ranked, carried: bool) -> None:
-        r, own = _snap(r, opt)
+        r, own_part = _snap(r, opt)
+        own = (own_part.start, own_part.end)
         if speaker and not turns.speaks(r.index, r.first, r.last, speaker):
             return
         if select.repeats(own, (r.start, r.end), spans.get(r.video, []), opt.nms_overlap):
             return
-        vec = _span_vector(r)
+        # compared on what the clip matched, not the question or turn start it took in
+        vec = _span_vector(own_part)
         if vec is not None and select.is_duplicate(vec, vecs, opt.dedup_cosine):
             return
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""

@@ -38,7 +38,9 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     - Back over the other speaker's question when the clip's first turn answers one that
       ended at most ``opt.question_gap`` s before the clip: from the question turn's start,
       or from its last sentences within ``turn_reach`` when that turn is longer; when that
-      does not fit, the clip's end moves back (never before the sentence it started at).
+      does not fit, the clip's end moves back while ``opt.min_len`` s of what the clip
+      started with stays (else it starts at the question's last sentence, never ending
+      before the sentence it started at).
     - Forward to the end of the last sentence's turn when that is within
       ``opt.snap_radius``; and back off another speaker's question that would end the clip
       (while it stays ``opt.min_len`` long).
@@ -66,9 +68,16 @@ def follow(idx: Index, first: int, last: int, opt) -> tuple[int, int]:
     if q >= 0 and spk[q] != spk[ts] and asks(str(idx.sent_text[q])) \
             and start[first] - end[q] <= opt.question_gap:
         qs = turn_start(spk, q)
-        # the whole question turn when it fits, else its last sentences within turn_reach
+        # the whole question turn, else its last sentences within turn_reach; the clip's end
+        # moves back for an earlier start while min_len of what it matched stays
         starts = [qs] + [a for a in range(qs + 1, q + 1) if start[q] - start[a] <= opt.turn_reach]
-        take = next((a for a in starts if fits(a, last)), None)
+        keep = min(opt.min_len, end[last] - start[first])
+        take = None
+        for a in starts:
+            cut = last if fits(a, last) else cut_to_fit(a)
+            if cut >= first and end[cut] - start[first] >= keep:
+                take, last = a, cut
+                break
         if take is None:  # the question and the whole clip are too long: end earlier
             cut = cut_to_fit(q)
             if cut >= first:
