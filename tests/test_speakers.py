@@ -190,7 +190,6 @@ def test_a_question_turn_is_taken_whole_when_it_fits():
     assert turns.follow(_Idx(rows), 3, 4, OPT) == (1, 4)
 
 
-
 def test_the_question_turns_start_is_taken_over_the_clips_last_seconds():
     rows = [(0, 2, "S1", "Okay."), (2.3, 12, "S1", "How is the rollout going?"),
             (12.5, 20, "S2", "Slowly."), (20.5, 30, "S2", "Two sites are live."),
@@ -200,6 +199,7 @@ def test_the_question_turns_start_is_taken_over_the_clips_last_seconds():
     # when that would leave under min_len (8 s) of it, the clip starts at the question itself
     rows[2:] = [(12.5, 19, "S2", "Slowly."), (19.5, 46, "S2", "Two sites are live, the rest wait.")]
     assert turns.follow(_Idx(rows), 2, 3, OPT) == (1, 3)
+
 
 def test_clip_ends_at_the_end_of_its_turn_within_the_snap_radius():
     assert turns.follow(_Idx(ROWS), 7, 7, OPT) == (7, 7)   # next sentence ends 25 s later
