@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import tempfile
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -122,7 +123,10 @@ def cut_clips(clips: list[Clip], out_dir: str | Path, has_video: dict[str, bool]
     planned = plan(clips, out_dir, has_video, force)
     burn = {os.path.abspath(k): v for k, v in (subtitles or {}).items()}
     errors = []
-    with tempfile.TemporaryDirectory(prefix="clipcut-subs-") as subs_dir:
+    # a folder for the subtitle files only when some are burned in: a run killed mid-cut
+    # leaves nothing behind in the temporary folder otherwise
+    holder = tempfile.TemporaryDirectory(prefix="clipcut-subs-") if burn else nullcontext("")
+    with holder as subs_dir:
         for n, clip in enumerate(planned):
             target = Path(clip.file)
             srt = burn.get(os.path.abspath(target))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -172,3 +173,24 @@ def test_cut_clips_burns_each_clip_its_own_subtitles(found, tmp_path):
     top, bottom = changed(frame(Path(plain.file), (a + b) / 2),
                           frame(Path(burned.file), (a + b) / 2))
     assert top < 1.0 and bottom > 3.0
+
+
+def test_the_subtitle_folder_is_made_only_for_burned_subtitles(found, tmp_path, monkeypatch):
+    made = tmp_path / "tmp"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))
+    seen = []
+    real = tempfile.TemporaryDirectory
+
+    def watched(*args, **kwargs):
+        holder = real(*args, **kwargs)
+        seen.append(Path(holder.name))
+        return holder
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", watched)
+    clip, opt = found.clips[0], load_config().cut
+    cut_clips([clip], tmp_path / "plain", found.has_video, opt)
+    assert seen == []  # a run killed while cutting has nothing to leave behind
+    target = str(tmp_path / "burned" / Path(cut_clips(
+        [clip], tmp_path / "other", found.has_video, opt)[0].file).name)
+    cut_clips([clip], tmp_path / "burned", found.has_video, opt, subtitles={target: srt(clip)})
+    assert len(seen) == 1 and seen[0].parent == made and not seen[0].exists()
