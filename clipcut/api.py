@@ -167,8 +167,8 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
         # modality weights for every modality: each recording renormalizes over what it has
         semantic, prior, q = encode_text(query, cfg, req.text_model)
         root = catalog.find_root(target)
-        indexes = _library_candidates(root, target, q.vector, cfg, req, filters, library) \
-            if root is not None else None
+        indexes = _library_candidates(root, target, query, q.vector, cfg, req, filters,
+                                      library) if root is not None else None
         if indexes is None:
             indexes, missing = indexed_in_folder(target, filters)
             if missing:
@@ -221,10 +221,12 @@ def _check_speaker(speaker: str, idx: cache.Index) -> None:
         raise ClipcutError(f"--speaker {speaker}: no such speaker here (speakers: {shown})")
 
 
-def _library_candidates(root: Path, target: Path, vector, cfg: Config, req: IndexRequest,
-                        filters: Filters, uri: str | None) -> list[cache.Index] | None:
+def _library_candidates(root: Path, target: Path, query: str, vector, cfg: Config,
+                        req: IndexRequest, filters: Filters, uri: str | None
+                        ) -> list[cache.Index] | None:
     """Stage 1 over the library at ``root``: the caches of the recordings holding the best
-    candidates (None: the library cannot be used and was not rebuilt; scan the folder)."""
+    candidates, up to ``[library] recordings`` of each text space (None: the library cannot
+    be used and was not rebuilt; scan the folder)."""
     fit, _ = vector_fit(cfg, req.text_model)
     lib, fresh = catalog.load(root, fit, uri)
     problem = None if fresh else catalog.fit_problem(lib, fit)
@@ -242,7 +244,7 @@ def _library_candidates(root: Path, target: Path, vector, cfg: Config, req: Inde
             sync_library(root, cfg, req, uri=uri, rebuild=bool(attempt))
             lib, fresh = catalog.load(root, fit, uri)
         try:
-            hits = _stage1(lib, vector, cfg, filters)
+            hits = _stage1(lib, query, vector, cfg, req, filters)
             break
         except Exception as exc:  # the engine's own errors for missing or damaged files
             if isinstance(exc, ClipcutError) and not isinstance(exc, catalog.LibraryError):
@@ -252,7 +254,8 @@ def _library_candidates(root: Path, target: Path, vector, cfg: Config, req: Inde
                                            f"library sync {root}`", path=root) from None
             log.warning("%s: library is damaged (%s); rebuilding it from the caches", root,
                         exc.__class__.__name__)
-    indexes = lsearch.load_current(lib, hits, cfg.library.recordings)
+    indexes = [idx for space_hits in hits
+               for idx in lsearch.load_current(lib, space_hits, cfg.library.recordings)]
     for idx in indexes:  # name recordings as the user named the library
         idx.meta["video"] = str(target / Path(idx.meta["video"]).relative_to(
             Path(os.path.abspath(target))))
@@ -268,10 +271,18 @@ def sync_library(root: Path, cfg: Config, req: IndexRequest = IndexRequest(),
     return lsync.sync(root, fit, adapt, cfg, req, files, uri, rebuild)
 
 
-def _stage1(lib: catalog.Library, vector, cfg: Config, filters: Filters) -> list:
+def _stage1(lib: catalog.Library, query: str, vector, cfg: Config, req: IndexRequest,
+            filters: Filters) -> list[list]:
+    """The best candidates of each text space the library holds recordings of (the query
+    embedded by the multilingual encoder for recordings in other languages)."""
     store = lib.open_store()
     try:
         paths = lsearch.allowed(store, filters)
-        return lsearch.candidates(store, vector, cfg.library.candidates, paths, cfg.library.exact)
+        k, exact = cfg.library.candidates, cfg.library.exact
+        out = [lsearch.candidates(store, vector, k, paths, exact)]
+        if any(r.space == "e5" for r in store.recordings().values()):
+            e5 = encode_text(query, cfg, req.text_model, other_language=True)[2].vector
+            out.append(lsearch.candidates(store, e5, k, paths, exact, space="e5"))
+        return out
     finally:
         store.close()

@@ -243,9 +243,7 @@ def _update_libraries(paths, files, cfg, req, uri, quiet) -> bool:
         if not quiet and (changed or only is None):
             print(f"clipcut: library {root}: {len(rep.added)} added, {len(rep.updated)} updated, "
                   f"{len(rep.removed)} removed, {rep.unchanged} unchanged"
-                  + (f", {len(rep.not_indexed)} not indexed" if rep.not_indexed else "")
-                  + (f", {len(rep.other_language)} in other languages left out"
-                     if rep.other_language else ""),
+                  + (f", {len(rep.not_indexed)} not indexed" if rep.not_indexed else ""),
                   file=sys.stderr)
     return ok
 
@@ -468,9 +466,7 @@ def library_sync(path: Path = typer.Argument(Path("."), metavar="[PATH]", help="
         print(f"clipcut: library {root}: {len(rep.added)} added, {len(rep.updated)} updated, "
               f"{len(rep.removed)} removed, {rep.unchanged} unchanged"
               + (f", {len(rep.not_indexed)} not indexed (run `clipcut index {path}`)"
-                 if rep.not_indexed else "")
-              + (f", {len(rep.other_language)} in other languages left out"
-                 if rep.other_language else ""), file=sys.stderr)
+                 if rep.not_indexed else ""), file=sys.stderr)
     raise typer.Exit(0)
 
 

@@ -123,19 +123,45 @@ def test_captions_in_another_language_are_searched_as_such(talk, tmp_path):
 
 
 @pytest.mark.parametrize("talk", ["es"], indirect=True)
-def test_a_library_leaves_other_languages_out_and_says_so(talk, tmp_path):
+@pytest.mark.parametrize("backend", ["lancedb", "milvus"])
+def test_a_library_holds_recordings_in_other_languages(talk, indexed, backend, tmp_path):
+    """An English talk and the Spanish one in one library: each in its own vector space, and
+    one query finds moments of either, in English or in Spanish."""
     _, rec, _ = talk
     folder = tmp_path / "lib"
     folder.mkdir()
-    shutil.copy(rec.video, folder / "charla.mp4")
-    shutil.copy(cache.sidecar_path(Path(rec.video)), cache.sidecar_path(folder / "charla.mp4"))
-    proc = run_cli("index", folder)
+    for src, name in ((rec.video, "charla.mp4"), (indexed.video, "talk.mp4")):
+        shutil.copy(src, folder / name)
+        shutil.copy(cache.sidecar_path(Path(src)), cache.sidecar_path(folder / name))
+    extra = ["--library", str(tmp_path / "milvus.db")] if backend == "milvus" else []
+    proc = run_cli("index", folder, *extra)
     assert proc.returncode == 0, proc.stderr
-    assert "1 in other languages left out" in proc.stderr
+    assert "2 added" in proc.stderr and "left out" not in proc.stderr
     proc = run_cli("library", "status", folder, "--json")
-    rows = json.loads(proc.stdout)["recordings"]
-    assert [(r["path"], r["state"]) for r in rows] == [("charla.mp4", "other language")]
-    assert abs(rows[0]["duration"] - rec.duration) < 0.1
+    st = json.loads(proc.stdout)
+    assert [(r["path"], r["state"]) for r in st["recordings"]] == \
+        [("charla.mp4", "current"), ("talk.mp4", "current")]
+    assert st["totals"]["out_of_date"] == 0
+    assert all(r["rows"] > 0 for r in st["recordings"])
+    if backend == "lancedb":  # the Spanish rows are in the multilingual tables only
+        import lance
+
+        paths = {t: set(lance.dataset(str(folder / ".clipcut" / "lance" / f"{t}.lance"))
+                        .to_table(columns=["path"]).to_pydict()["path"])
+                 for t in ("window", "sentence", "window_e5", "sentence_e5")}
+        assert paths["window"] == paths["sentence"] == {"talk.mp4"}
+        assert paths["window_e5"] == paths["sentence_e5"] == {"charla.mp4"}
+    # a Spanish query: a Spanish moment; an English one about what only the Spanish talk
+    # says; and the English talk's own subject still comes from the English talk
+    for text, video, topics, topic in (
+            (FOREIGN_QUERIES["es"]["delivery"], "charla.mp4", rec.topics, "delivery"),
+            (FOREIGN_QUERIES_EN["security"], "charla.mp4", rec.topics, "security"),
+            ("the telescope and the planets", "talk.mp4", indexed.topics, "astronomy")):
+        rc, data, err = query_json(folder, text, "-n", "10", "--no-cut", "--all")
+        assert rc in (0, 1) and data is not None, err
+        mine = [c for c in data["clips"] if Path(c["video"]).name == video]
+        assert mine, (text, data["clips"])
+        assert _topic(mine[0], topics) == topic, (text, mine[0])
 
 
 def test_unknown_language_code_is_a_one_line_error(recording, tmp_path):

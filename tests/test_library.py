@@ -287,6 +287,14 @@ def test_bad_library_input(source, tmp_path):
     assert top_video(lib, q) == str(lib / "sub" / "kitchen.mp4")
     assert all(r["state"] == "current" for r in status(lib)["recordings"])
 
+    # written by an older clipcut (before tables for other languages) -> rebuilt, says why
+    meta = json.loads((lib / ".clipcut" / "library.json").read_text())
+    (lib / ".clipcut" / "library.json").write_text(json.dumps({**meta, "version": 1}))
+    proc = run_cli("query", lib, q, "--json", "--no-cut")
+    assert proc.returncode == 0 and "library of an older clipcut; rebuilding" in proc.stderr
+    assert json.loads(proc.stdout)["clips"][0]["video"] == str(lib / "sub" / "kitchen.mp4")
+    assert json.loads((lib / ".clipcut" / "library.json").read_text())["version"] == 2
+
     # built with another text model: one line, exit 2, says what to do
     meta = json.loads((lib / ".clipcut" / "library.json").read_text())
     meta["fit"]["text_model"] = "text:other-model"

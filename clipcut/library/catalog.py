@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 DIRNAME = ".clipcut"
 META = "library.json"
-VERSION = 1
+VERSION = 2  # 2: tables for recordings in other languages (their own vector space)
 ENV_URI = "CLIPCUT_LIBRARY"
 
 
@@ -129,6 +129,14 @@ def _read(root: Path) -> dict | None:
     return data if ok else None
 
 
+def _older(root: Path) -> bool:
+    try:
+        version = json.loads((root / DIRNAME / META).read_text()).get("version")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(version, int) and version < VERSION
+
+
 def load(root: Path, fit: dict, uri: str | None = None) -> tuple[Library, bool]:
     """The library at ``root`` and whether its stored state must be rebuilt (no library.json
     yet, an unreadable one, or another backend asked for). ``uri`` None keeps the recorded
@@ -143,8 +151,9 @@ def load(root: Path, fit: dict, uri: str | None = None) -> tuple[Library, bool]:
         uri = os.path.abspath(uri)  # a Milvus Lite file: the same one from any directory
     if data is None:
         if (root / DIRNAME / META).exists():
-            log.warning("%s: unreadable library.json; rebuilding the library from the caches",
-                        root / DIRNAME)
+            log.warning("%s: %s; rebuilding the library from the caches", root / DIRNAME,
+                        "library of an older clipcut" if _older(root) else
+                        "unreadable library.json")
         return Library(root, uuid.uuid4().hex[:12], backend, uri, fit), True
     lib = Library(root, data["id"], data["backend"], data.get("uri", ""), data["fit"])
     if (backend, uri) != (lib.backend, lib.uri):

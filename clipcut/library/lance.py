@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import TABLES, Hit, Recording, Store, chunks
+from .store import TABLES, Hit, Recording, Store, chunks, table_dims
 
 ROWS_PER_PARTITION = 1024  # IVF partitions ~ rows / this
 NPROBES = 128              # IVF partitions searched per query (of rows/1024: 13 % at 1M rows)
@@ -62,15 +62,17 @@ class LanceStore(Store):
         os.environ.setdefault("LANCEDB_LOG", "error")
         import pyarrow as pa
 
-        self.pa, self.dim, self.folder, self.write = pa, dim, Path(folder), write
-        self.row_schema = pa.schema([("path", pa.string()), ("generation", pa.string()),
-                                     ("start", pa.float64()), ("end", pa.float64()),
-                                     ("vector", pa.list_(pa.float32(), dim))])
+        self.pa, self.folder, self.write = pa, Path(folder), write
+        self.dims = table_dims(dim)
+        self.row_schemas = {t: pa.schema([("path", pa.string()), ("generation", pa.string()),
+                                          ("start", pa.float64()), ("end", pa.float64()),
+                                          ("vector", pa.list_(pa.float32(), d))])
+                            for t, d in self.dims.items()}
         self.rec_schema = pa.schema([("path", pa.string()), ("generation", pa.string()),
                                      ("source", pa.string()), ("duration", pa.float64()),
                                      ("created", pa.float64()), ("windows", pa.int64()),
-                                     ("sentences", pa.int64())])
-        schemas = {**{t: self.row_schema for t in TABLES}, "recordings": self.rec_schema}
+                                     ("sentences", pa.int64()), ("space", pa.string())])
+        schemas = {**self.row_schemas, "recordings": self.rec_schema}
         self.tables, self.readers = {}, {}
         if write:
             import lancedb
@@ -103,8 +105,8 @@ class LanceStore(Store):
             "path": paths, "generation": gens,
             "start": np.concatenate([r.start for _, _, r in batch]).astype(np.float64),
             "end": np.concatenate([r.end for _, _, r in batch]).astype(np.float64),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vec.ravel()), self.dim),
-        }, schema=self.row_schema)
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vec.ravel()), self.dims[table]),
+        }, schema=self.row_schemas[table])
         self.tables[table].add(data)
 
     def delete(self, table, keep):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ClipcutError
-from .store import TABLES, Hit, Recording, Store, chunks
+from .store import TABLES, Hit, Recording, Store, chunks, table_dims
 
 FILTER_CHUNK = 200      # paths per delete filter
 INSERT_CHUNK = 5000     # rows per insert call (the server caps a request's size)
@@ -34,7 +34,7 @@ class MilvusStore(Store):
             from pymilvus import DataType, MilvusClient
         except ImportError:  # pragma: no cover
             raise ClipcutError("pymilvus is not installed: `pip install pymilvus`") from None
-        self.dim, self.uri = dim, uri
+        self.uri = uri
         token = os.environ.get("CLIPCUT_MILVUS_TOKEN", "")
         try:
             self.client = MilvusClient(uri=uri, token=token, timeout=10)
@@ -43,8 +43,8 @@ class MilvusStore(Store):
                                f"({exc.__class__.__name__}); check the address, that the server "
                                "runs, and CLIPCUT_MILVUS_TOKEN") from None
         self.names = {t: f"clipcut_{library_id}_{t}" for t in TABLES + ("recordings",)}
-        for table in TABLES:
-            self._create(table, DataType, vector_dim=dim, rows=True)
+        for table, table_dim in table_dims(dim).items():
+            self._create(table, DataType, vector_dim=table_dim, rows=True)
         self._create("recordings", DataType, vector_dim=2, rows=False)
 
     def _create(self, table, DataType, vector_dim, rows):
@@ -68,6 +68,7 @@ class MilvusStore(Store):
                 schema.add_field(f, DataType.DOUBLE)
             for f in ("windows", "sentences"):
                 schema.add_field(f, DataType.INT64)
+            schema.add_field("space", DataType.VARCHAR, max_length=16)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
         index = self.client.prepare_index_params()
         index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="COSINE")
@@ -99,7 +100,8 @@ class MilvusStore(Store):
     def recordings(self):
         # paged by primary key (results come back in its order); pymilvus's own iterator
         # splices the last key into its filter unescaped, which breaks on a quote in a path
-        fields = ["path", "generation", "source", "duration", "created", "windows", "sentences"]
+        fields = ["path", "generation", "source", "duration", "created", "windows", "sentences",
+                  "space"]
         out: dict[str, Recording] = {}
         last = None
         while True:

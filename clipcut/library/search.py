@@ -1,6 +1,8 @@
 """Stage 1 over a whole library: one nearest-neighbour search over the windows and sentences
 of every recording, then the caches of the few recordings that hold the best candidates.
 
+Recordings in other languages have their own tables (another vector space): the query is
+embedded by the multilingual encoder for them and their best candidates are looked up there.
 Stage 2 (span scoring, snapping, NMS, de-duplication) is the single-recording pipeline run
 on those caches, so a library answers as well as a folder scan of every cache would, at the
 cost of a handful of cache loads instead of all of them.
@@ -17,7 +19,7 @@ from .. import cache
 from ..errors import ClipcutError
 from ..index.pipeline import find_current
 from .catalog import Library
-from .store import Hit, Store
+from .store import SPACES, Hit, Store
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +74,12 @@ def allowed(store: Store, f: Filters) -> list[str] | None:
     return sorted(p for p, r in store.recordings().items() if matches(p, r.created, f))
 
 
-def candidates(store: Store, vector, k: int, paths: list[str] | None, exact: bool) -> list[Hit]:
-    """The best window and sentence rows, best first."""
-    hits = store.search("window", vector, k, paths, exact)
-    hits += store.search("sentence", vector, k, paths, exact)
+def candidates(store: Store, vector, k: int, paths: list[str] | None, exact: bool,
+               space: str = "minilm") -> list[Hit]:
+    """The best window and sentence rows of one text space (``SPACES``), best first."""
+    windows, sentences = SPACES[space]
+    hits = store.search(windows, vector, k, paths, exact)
+    hits += store.search(sentences, vector, k, paths, exact)
     return sorted(hits, key=lambda h: -h.score)
 
 

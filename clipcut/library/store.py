@@ -1,8 +1,10 @@
 """The small store interface every library backend implements (LanceDB, Milvus).
 
-A store holds two tables of vectors, ``window`` and ``sentence`` (one row per window or
-sentence of every recording: its recording's path, the cache generation it came from, its
-times and its vector), and a catalog of recordings. Backends supply a few primitives; the
+A store holds two tables of vectors per text space, ``window`` and ``sentence`` (one row per
+window or sentence of every recording: its recording's path, the cache generation it came
+from, its times and its vector), ``window_e5`` and ``sentence_e5`` for recordings in other
+languages (embedded with the multilingual encoder: another vector space), and a catalog of
+recordings. Backends supply a few primitives; the
 logic above them (replacing one recording's rows, pruning, searching) is written once here,
 so both engines take the same code path.
 
@@ -17,7 +19,15 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-TABLES = ("window", "sentence")
+# The tables of each text space ("minilm": English recordings; "e5": the multilingual encoder).
+SPACES = {"minilm": ("window", "sentence"), "e5": ("window_e5", "sentence_e5")}
+TABLES = SPACES["minilm"] + SPACES["e5"]
+E5_DIM = 384  # multilingual-e5-small's vectors
+
+
+def table_dims(dim: int) -> dict[str, int]:
+    """Each table's vector size: ``dim`` (the library's text model) or the e5 one."""
+    return {t: (E5_DIM if t in SPACES["e5"] else dim) for t in TABLES}
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class Recording:
     created: float       # Unix seconds: the creation_time tag, else the file's mtime
     windows: int
     sentences: int
+    space: str = "minilm"  # the text space of its rows (SPACES)
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -108,11 +119,15 @@ class Store:
         """Put recordings' rows in place of their old ones (see the module docstring)."""
         if not entries:
             return
-        for i, table in enumerate(TABLES):
-            self.insert(table, [(rec.path, rec.generation, rows[i]) for rec, *rows in entries])
+        for space, tables in SPACES.items():
+            for i, table in enumerate(tables):
+                batch = [(rec.path, rec.generation, rows[i]) for rec, *rows in entries
+                         if rec.space == space]
+                if batch:
+                    self.insert(table, batch)
         self.put_recordings([rec for rec, _, _ in entries])
         keep = {rec.path: rec.generation for rec, _, _ in entries}
-        for table in TABLES:
+        for table in TABLES:  # all: a recording may have changed space (its language)
             self.delete(table, keep)
 
     def remove(self, paths: list[str]) -> None:

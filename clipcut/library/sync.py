@@ -4,7 +4,8 @@
 cache was rebuilt (a new generation), and prunes recordings that were deleted or moved.
 Staleness is the cache's own rule (content fingerprints, never paths), so a library moved or
 copied with its recordings stays current. What the query side applies to segment embeddings
-(the trained text adapter) is applied here, once, when rows are written.
+(the trained text adapter) is applied here, once, when rows are written. Recordings in other
+languages go to their own tables (``store.SPACES``), as the multilingual encoder made them.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..config import Config
 from ..errors import ClipcutError
 from ..index.pipeline import IndexRequest, is_current_for, media_files, plan
 from .catalog import DIRNAME, Library, LibraryError, fit_problem, load, writing
-from .store import Entry, Recording, Rows, Store
+from .store import SPACES, Entry, Recording, Rows, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     not_indexed: list[str] = field(default_factory=list)  # no current cache: `clipcut index`
-    other_language: list[str] = field(default_factory=list)  # indexed, in another text space
     rebuilt: bool = False
 
 
@@ -50,8 +50,6 @@ class Found:
     rel: str
     meta: dict | None
     cache_path: Path | None
-    other_language: bool = False  # indexed, but embedded in the multilingual space
-    duration: float = 0.0         # the recording's length, when left out for its language
 
 
 def library_media(root: Path) -> list[Path]:
@@ -77,13 +75,6 @@ def survey(lib: Library, videos: list[Path], cfg: Config, req: IndexRequest) -> 
     out = []
     for video in videos:
         hit = current_meta(video, cfg, req)
-        if hit and hit[0].get("text_encoder") == "e5":
-            # another vector space: a library holds English (MiniLM) recordings only, so far
-            log.warning("%s: speech in another language (%s) is not added to the library; "
-                        "query the recording itself", video, hit[0].get("language"))
-            out.append(Found(video, lib.relative(video), None, None, other_language=True,
-                             duration=float(hit[0].get("duration", 0.0))))
-            continue
         out.append(Found(video, lib.relative(video), hit[0] if hit else None,
                          hit[1] if hit else None))
     return out
@@ -102,13 +93,22 @@ def entry(found: Found, adapt: Adapt) -> Entry | None:
     idx = cache.load(found.cache_path)
     if idx is None or idx.meta.get("generation") != found.meta.get("generation"):
         return None  # replaced since the survey; the next sync takes the new one
+    space = idx.meta.get("text_encoder", "minilm")
+    if space not in SPACES:
+        return None
+    if space == "e5":  # the multilingual encoder's vectors, as its queries meet them
+        adapt = _unit
     windows = _rows(idx.windows[:, 0], idx.windows[:, 1], idx.win_text, adapt)
     sentences = _rows(idx.sent_start, idx.sent_end, idx.sent_emb, adapt)
     created = float(idx.meta.get("created") or 0.0) or found.video.stat().st_mtime
     rec = Recording(found.rel, idx.meta["generation"], idx.meta["source"]["sha256"],
                     float(idx.meta["duration"]), created, len(windows.start),
-                    len(sentences.start))
+                    len(sentences.start), space)
     return rec, windows, sentences
+
+
+def _unit(emb: np.ndarray) -> np.ndarray:
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
 
 def sync(root: Path, fit: dict, adapt: Adapt, cfg: Config, req: IndexRequest,
@@ -184,8 +184,7 @@ def _in_line(lib: Library, videos: list[Path], found: list[Found], whole: bool,
             if old is None or old.generation != f.meta.get("generation"):
                 return False
     report.unchanged = sum(f.meta is not None for f in found)
-    report.not_indexed = [f.rel for f in found if f.meta is None and not f.other_language]
-    report.other_language = [f.rel for f in found if f.other_language]
+    report.not_indexed = [f.rel for f in found if f.meta is None]
     return True
 
 
@@ -209,7 +208,7 @@ def _apply(store: Store, catalog: dict, found: list[Found], adapt: Adapt,
     batch: list[Entry] = []
     for f in found:
         if f.meta is None:
-            (report.other_language if f.other_language else report.not_indexed).append(f.rel)
+            report.not_indexed.append(f.rel)
             continue
         old = catalog.get(f.rel)
         if old is not None and old.generation == f.meta.get("generation"):
@@ -231,7 +230,7 @@ def _apply(store: Store, catalog: dict, found: list[Found], adapt: Adapt,
 class StatusRow:
     path: str
     duration: float
-    state: str   # current | not in library | not indexed | other language | missing
+    state: str   # current | not in library | not indexed | missing
     rows: int
 
 
@@ -249,12 +248,11 @@ class Status:
 
     @property
     def out_of_date(self) -> int:
-        return sum(r.state not in ("current", "other language") for r in self.recordings)
+        return sum(r.state != "current" for r in self.recordings)
 
 
 STATES = {"current": "", "not in library": "run `clipcut library sync`",
-          "not indexed": "run `clipcut index`", "missing": "pruned by the next sync",
-          "other language": "left out: query the recording itself"}
+          "not indexed": "run `clipcut index`", "missing": "pruned by the next sync"}
 
 
 def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None) -> Status:
@@ -266,7 +264,8 @@ def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None
     store = lib.open_store()
     try:
         catalog = store.recordings()
-        rows = {t: store.rows(t) for t in ("window", "sentence")}
+        rows = {kind: sum(store.rows(tables[i]) for tables in SPACES.values())
+                for i, kind in enumerate(("window", "sentence"))}  # all spaces together
         size = store.size_bytes()
     finally:
         store.close()
@@ -278,8 +277,7 @@ def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None
         seen.add(f.rel)
         old = catalog.get(f.rel)
         if f.meta is None:
-            state = "other language" if f.other_language else "not indexed"
-            duration = f.duration or (old.duration if old else 0.0)
+            state, duration = "not indexed", (old.duration if old else 0.0)
         else:
             duration = float(f.meta.get("duration", 0.0))
             state = "current" if old and old.generation == f.meta.get("generation") \
