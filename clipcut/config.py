@@ -99,6 +99,8 @@ class QueryOptions:
     confidence_weights: str
     relative_own: float
     continuity: float
+    short: float
+    short_stand_out: float
     min_len: float
     max_len: float
     pad: float

@@ -222,6 +222,19 @@ def floor_of(r: Ranked, opt: QueryOptions) -> float:
     return opt.min_confidence_other if text_space(r.index) == "e5" else opt.min_confidence
 
 
+def stands_out(r: Ranked, z: float, best_z: float, opt: QueryOptions) -> bool:
+    """Whether a clip of a recording shorter than ``opt.short`` stands out from the
+    recording's usual match to the query (``z``: the confidence signal ``own_z``) at least
+    ``opt.short_stand_out`` as far as the best of its clips so far (``best_z``; always true
+    for longer recordings). The
+    confidence is fitted on meetings of 8 minutes and more, where the clips around an answer
+    are often part of it; in a talk of a few minutes on several subjects they are another
+    subject, at the same confidence."""
+    if r.index.duration >= opt.short or opt.short_stand_out <= 0:
+        return True
+    return z > 0 and z >= opt.short_stand_out * best_z
+
+
 def _span_vector(r: Ranked) -> np.ndarray | None:
     """The normalized mean embedding of a span's sentences (None without any)."""
     return normalize(r.index.sent_emb[r.first:r.last + 1].mean(0)) if r.first >= 0 else None
@@ -238,6 +251,7 @@ class Chosen:
     signals: np.ndarray
     confidence: float
     carried: bool = False
+    weak: bool = False   # left out of the default output (under the floor, or ``stands_out``)
 
 
 def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
@@ -253,6 +267,7 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     best_own = max((r.own for r in ranked), default=0.0)
+    best_z: dict[str, float] = {}  # per recording: how far its clips so far stand out
     own_floor = opt.relative_own * best_own if best_own > 0 else -np.inf  # as for the score
     kept: list[Chosen] = []
     spans: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
@@ -273,9 +288,12 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
         cal = calibrator.get(text_space(r.index)) if isinstance(calibrator, dict) else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
-        if not keep_weak and p < floor_of(r, opt):
+        z = float(x[confidence.SIGNALS.index("own_z")])
+        best_z[r.video] = max(best_z.get(r.video, z), z)
+        weak = carried or p < floor_of(r, opt) or not stands_out(r, z, best_z[r.video], opt)
+        if weak and not keep_weak:
             return
-        kept.append(Chosen(r, text, x, p, carried))
+        kept.append(Chosen(r, text, x, p, carried, weak))
         spans.setdefault(r.video, []).append((own, (r.start, r.end)))
         if vec is not None:
             vecs.append(vec)
@@ -332,7 +350,7 @@ def select_clips(ranked: list[Ranked], opt: QueryOptions, n: int,
         clips.append(Clip(video=r.video, start=r.start, end=r.end, score=r.score, text=c.text,
                           modality=dict(r.parts), rank=rank,
                           confidence=None if np.isnan(c.confidence) else c.confidence,
-                          weak=bool(c.carried or c.confidence < floor_of(r, opt)),
+                          weak=c.weak,
                           evidence=_evidence(c),
                           turns=turns.clip_turns(r.index, r.first, r.last),
                           lines=turns.clip_lines(r.index, r.first, r.last)))
