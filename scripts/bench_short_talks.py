@@ -2,8 +2,8 @@
 """Clips of the wrong subject in the default output on short talks (a few minutes, several
 subjects), where the confidence, fitted on hour-long meetings, barely tells them apart.
 
-    python scripts/bench_short_talks.py --out /tmp/short choose     # the talks of scripts/data/short-talks.json
-    python scripts/bench_short_talks.py --out /tmp/short check      # the tests' talk and bench_languages' talks
+    python scripts/bench_short_talks.py --out /tmp/short choose   # scripts/data/short-talks.json
+    python scripts/bench_short_talks.py --out /tmp/short check    # tests' and language talks
 
 choose: three English talks (four subjects each, espeak-ng), written to choose [query]
 short_stand_out, each subject asked in two ways, and five off-topic queries per talk.

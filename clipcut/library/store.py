@@ -4,9 +4,9 @@ A store holds two tables of vectors per text space, ``window`` and ``sentence`` 
 window or sentence of every recording: its recording's path, the cache generation it came
 from, its times and its vector), ``window_e5`` and ``sentence_e5`` for recordings in other
 languages (embedded with the multilingual encoder: another vector space), and a catalog of
-recordings. Backends supply a few primitives; the
-logic above them (replacing one recording's rows, pruning, searching) is written once here,
-so both engines take the same code path.
+recordings. Backends supply a few primitives; the logic above them (replacing one
+recording's rows, pruning, searching) is written once here, so both engines take the same
+code path.
 
 Replacing a recording is one step for a reader: the new generation's rows are written
 first, then the catalog entry, then the old generation's rows are deleted. A reader that

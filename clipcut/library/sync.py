@@ -21,6 +21,7 @@ from .. import cache
 from ..config import Config
 from ..errors import ClipcutError
 from ..index.pipeline import IndexRequest, is_current_for, media_files, plan
+from ..query.learned import unit
 from .catalog import DIRNAME, Library, LibraryError, fit_problem, load, writing
 from .store import SPACES, Entry, Recording, Rows, Store
 
@@ -97,7 +98,7 @@ def entry(found: Found, adapt: Adapt) -> Entry | None:
     if space not in SPACES:
         return None
     if space == "e5":  # the multilingual encoder's vectors, as its queries meet them
-        adapt = _unit
+        adapt = unit
     windows = _rows(idx.windows[:, 0], idx.windows[:, 1], idx.win_text, adapt)
     sentences = _rows(idx.sent_start, idx.sent_end, idx.sent_emb, adapt)
     created = float(idx.meta.get("created") or 0.0) or found.video.stat().st_mtime
@@ -105,10 +106,6 @@ def entry(found: Found, adapt: Adapt) -> Entry | None:
                     float(idx.meta["duration"]), created, len(windows.start),
                     len(sentences.start), space)
     return rec, windows, sentences
-
-
-def _unit(emb: np.ndarray) -> np.ndarray:
-    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
 
 def sync(root: Path, fit: dict, adapt: Adapt, cfg: Config, req: IndexRequest,
