@@ -21,6 +21,7 @@ from .library import catalog
 from .library import search as lsearch
 from .library import sync as lsync
 from .library.search import Filters
+from .library.store import SPACES
 from .types import Clip
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def _stage1(lib: catalog.Library, query: str, vector, cfg: Config, req: IndexReq
         paths = lsearch.allowed(store, filters)
         k, exact = cfg.library.candidates, cfg.library.exact
         out = [lsearch.candidates(store, vector, k, paths, exact)]
-        if any(r.space == "e5" for r in store.recordings().values()):
+        if store.rows(SPACES["e5"][0]):  # the library holds recordings in other languages
             e5 = encode_text(query, cfg, req.text_model, other_language=True)[2].vector
             out.append(lsearch.candidates(store, e5, k, paths, exact, space="e5"))
         return out

@@ -77,3 +77,30 @@ def test_paths_with_quotes_and_unicode(store, monkeypatch):
     assert {h.path for h in store.search("sentence", rows.vectors[0], 6, paths=[names[0]])} == {names[0]}
     store.remove([names[0]])
     assert sorted(store.recordings()) == names[1:] and store.rows("sentence") == 6
+
+
+def test_recordings_in_other_languages_have_tables_of_their_own(store):
+    from dataclasses import replace as with_
+
+    from clipcut.library.store import E5_DIM
+
+    rng = np.random.default_rng(5)
+    v = rng.normal(size=(6, E5_DIM)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    t = 15.0 * np.arange(6)
+    e5 = Rows(t, t + 30.0, v)  # the multilingual encoder's vectors: another size, another space
+    en = unit_rows(6, 4)
+    store.replace([(rec("talk.mp4", "g1", en), en, en),
+                   (with_(rec("charla.mp4", "g2", e5), space="e5"), e5, e5)])
+    assert store.rows("window") == store.rows("sentence") == 4
+    assert store.rows("window_e5") == store.rows("sentence_e5") == 6
+    assert store.recordings()["charla.mp4"].space == "e5"
+    assert store.recordings()["talk.mp4"].space == "minilm"
+    hit = store.search("sentence_e5", e5.vectors[2], 3)[0]
+    assert (hit.path, hit.start) == ("charla.mp4", t[2])
+    # re-indexed in the other language (a --language fix): its rows move to the other space
+    store.replace([(rec("charla.mp4", "g3", en), en, en)])
+    assert store.rows("window_e5") == store.rows("sentence_e5") == 0
+    assert store.rows("window") == 8 and store.recordings()["charla.mp4"].space == "minilm"
+    store.remove(["charla.mp4", "talk.mp4"])
+    assert store.recordings() == {} and store.rows("window") == 0
