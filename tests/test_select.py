@@ -37,3 +37,39 @@ def test_unresolved_openers():
     assert opens_with_reference("That is the point.")
     assert not opens_with_reference("The price is too high.")
     assert not opens_with_reference("Thatcher was prime minister.")
+
+
+def test_near_duplicates_are_judged_on_what_each_clip_matched(monkeypatch):
+    """The same long question asked twice, answered differently: each clip takes its
+    question in (snapping is stubbed here to do just that), so their whole transcripts look
+    alike (cosine 0.9, over the 0.85 of `dedup_cosine`); what each matched differs, so both
+    stay. A third clip matching what the first did is a near-duplicate."""
+    from dataclasses import replace
+
+    from clipcut.config import load_config
+    from clipcut.query import confidence, pipeline
+
+    from .test_region import made_up
+
+    e = np.eye(8, dtype=np.float32)
+    # 0-5: the question, 6-7: answer X; 8-13: the question again, 14-15: answer Y;
+    # 20-21: X said again later; the rest about something else
+    emb = np.stack([e[0]] * 6 + [e[1]] * 2 + [e[0]] * 6 + [e[2]] * 2 + [e[3]] * 4
+                   + [e[1]] * 2 + [e[3]] * 278)
+    idx = made_up(emb)
+    rec = confidence.recording_stats(np.zeros(len(emb)), "", (), idx.duration, (0.0, 1.0, 0.0))
+
+    def ranked(first, last, score):
+        return pipeline.Ranked("made-up.mp4", first, last, float(idx.sent_start[first]),
+                               float(idx.sent_end[last]), score, {}, idx, 1.0, 0.0, 0.0, rec)
+    own = {6: ranked(6, 7, 0.9), 14: ranked(14, 15, 0.8), 20: ranked(20, 21, 0.7)}
+    taken_in = {6: 0, 14: 8, 20: 20}  # each clip's first sentence once its question is in
+
+    def snap(r, opt):
+        first = taken_in[r.first]
+        return replace(r, first=first, start=float(idx.sent_start[first])), r
+    monkeypatch.setattr(pipeline, "_snap", snap)
+    whole = [pipeline._span_vector(snap(own[f], None)[0]) for f in (6, 14)]
+    assert float(whole[0] @ whole[1]) > load_config().query.dedup_cosine
+    kept = pipeline.choose(list(own.values()), load_config().query, 10, None)
+    assert [(c.ranked.first, c.ranked.last) for c in kept] == [(0, 7), (8, 15)]
