@@ -209,6 +209,11 @@ class Recording:
         path.write_text(json.dumps(asdict(self), indent=1))
 
 
+def topic_of(start: float, end: float, topics: dict[str, tuple[float, float]]) -> str:
+    """The topic (name -> (start, end) of its speech, s) holding most of ``start``..``end``."""
+    return max(topics, key=lambda t: min(end, topics[t][1]) - max(start, topics[t][0]))
+
+
 def vtt_time(t: float) -> str:
     """A WebVTT timestamp (HH:MM:SS.mmm)."""
     return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"

@@ -28,11 +28,6 @@ from clipcut import api, synth  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 
 
-def topic_of(clip, topics: dict) -> str:
-    """The subject holding most of the clip."""
-    return max(topics, key=lambda t: min(clip.end, topics[t][1]) - max(clip.start, topics[t][0]))
-
-
 def made(out: Path, name: str, topics: dict, voice: str = "en-us") -> tuple[Path, dict]:
     video = out / f"{name}.mp4"
     manifest = video.with_suffix(".json")
@@ -79,8 +74,8 @@ def main() -> int:
                 shown = api.search(video, text, cfg, 5).clips
                 asked += 1
                 answered += bool(shown)
-                right += sum(topic_of(c, topics) == topic for c in shown)
-                wrong += sum(topic_of(c, topics) != topic for c in shown)
+                right += sum(synth.topic_of(c.start, c.end, topics) == topic for c in shown)
+                wrong += sum(synth.topic_of(c.start, c.end, topics) != topic for c in shown)
         for text in off:
             off_asked += 1
             off_answered += bool(api.search(video, text, cfg, 5).clips)

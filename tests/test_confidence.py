@@ -11,7 +11,7 @@ import pytest
 from clipcut import api, cache
 from clipcut.config import load_config
 from clipcut.query import confidence
-from clipcut.synth import OFF_TOPIC, PARAPHRASES
+from clipcut.synth import OFF_TOPIC, PARAPHRASES, topic_of
 
 from .conftest import copy_recording, query_json, run_cli
 
@@ -90,11 +90,6 @@ def test_all_fills_the_list_with_clips_carried_by_their_neighbours(indexed):
     assert a <= (default.clips[0].start + default.clips[0].end) / 2 <= b
 
 
-def _topic_of(clip, topics) -> str:
-    mid = (clip.start + clip.end) / 2
-    return next((t for t, (a, b) in topics.items() if a - 1 <= mid <= b + 1), "-")
-
-
 @pytest.mark.parametrize("text", ["pricing objection", PARAPHRASES["football"]])
 def test_a_short_talks_other_subjects_are_weak(indexed, text):
     """In a two-minute talk on four subjects, a clip of another subject comes with about the
@@ -104,9 +99,9 @@ def test_a_short_talks_other_subjects_are_weak(indexed, text):
     want = "pricing" if text == "pricing objection" else "football"
     cfg = load_config()
     shown = api.search(Path(indexed.video), text, cfg, 5).clips
-    assert shown and {_topic_of(c, indexed.topics) for c in shown} == {want}
+    assert shown and {topic_of(c.start, c.end, indexed.topics) for c in shown} == {want}
     off = api.search(Path(indexed.video), text, cfg.with_section("query", short_stand_out=0.0), 5)
-    assert {_topic_of(c, indexed.topics) for c in off.clips} - {want}
+    assert {topic_of(c.start, c.end, indexed.topics) for c in off.clips} - {want}
     # a long recording is not judged so: the rule needs the talk to be shorter than `short`
     long = api.search(Path(indexed.video), text, cfg.with_section("query", short=60.0), 5)
     assert [(c.start, c.end) for c in long.clips] == [(c.start, c.end) for c in off.clips]

@@ -16,7 +16,7 @@ from clipcut.config import load_config
 from clipcut.errors import ClipcutError
 from clipcut.index import language
 from clipcut.synth import (FOREIGN_QUERIES, FOREIGN_QUERIES_EN, FOREIGN_TOPICS, FOREIGN_VOICES,
-                           OFF_TOPIC, make_recording)
+                           OFF_TOPIC, make_recording, topic_of)
 
 from .conftest import query_json, run_cli, write_vtt
 
@@ -59,10 +59,7 @@ def test_transcript_is_in_the_recordings_language(talk):
 def _topic(clip, topics: dict) -> str:
     """The topic holding most of the clip (a Clip, or a clip of --json)."""
     start, end = (clip["start"], clip["end"]) if isinstance(clip, dict) else (clip.start, clip.end)
-
-    def overlap(span):
-        return min(end, span[1]) - max(start, span[0])
-    return max(topics, key=lambda t: overlap(topics[t]))
+    return topic_of(start, end, topics)
 
 
 @pytest.mark.parametrize("asked", ["en", "own"])

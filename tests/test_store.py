@@ -18,8 +18,10 @@ def unit_rows(seed: int, n: int, start: float = 0.0) -> Rows:
     return Rows(t, t + 30.0, v)
 
 
-def rec(path: str, gen: str, rows: Rows, created: float = 0.0) -> Recording:
-    return Recording(path, gen, "sha-" + path, float(rows.end[-1]), created, len(rows.start), 0)
+def rec(path: str, gen: str, rows: Rows, created: float = 0.0, space: str = "minilm"
+        ) -> Recording:
+    return Recording(path, gen, "sha-" + path, float(rows.end[-1]), created, len(rows.start), 0,
+                     space)
 
 
 EMPTY = Rows(np.zeros(0), np.zeros(0), np.zeros((0, DIM), np.float32))
@@ -80,8 +82,6 @@ def test_paths_with_quotes_and_unicode(store, monkeypatch):
 
 
 def test_recordings_in_other_languages_have_tables_of_their_own(store):
-    from dataclasses import replace as with_
-
     from clipcut.library.store import E5_DIM
 
     rng = np.random.default_rng(5)
@@ -91,7 +91,7 @@ def test_recordings_in_other_languages_have_tables_of_their_own(store):
     e5 = Rows(t, t + 30.0, v)  # the multilingual encoder's vectors: another size, another space
     en = unit_rows(6, 4)
     store.replace([(rec("talk.mp4", "g1", en), en, en),
-                   (with_(rec("charla.mp4", "g2", e5), space="e5"), e5, e5)])
+                   (rec("charla.mp4", "g2", e5, space="e5"), e5, e5)])
     assert store.rows("window") == store.rows("sentence") == 4
     assert store.rows("window_e5") == store.rows("sentence_e5") == 6
     assert store.recordings()["charla.mp4"].space == "e5"

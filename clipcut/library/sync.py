@@ -95,8 +95,6 @@ def entry(found: Found, adapt: Adapt) -> Entry | None:
     if idx is None or idx.meta.get("generation") != found.meta.get("generation"):
         return None  # replaced since the survey; the next sync takes the new one
     space = idx.meta.get("text_encoder", "minilm")
-    if space not in SPACES:
-        return None
     if space == "e5":  # the multilingual encoder's vectors, as its queries meet them
         adapt = unit
     windows = _rows(idx.windows[:, 0], idx.windows[:, 1], idx.win_text, adapt)
@@ -261,8 +259,9 @@ def status(root: Path, cfg: Config, req: IndexRequest, under: Path | None = None
     store = lib.open_store()
     try:
         catalog = store.recordings()
-        rows = {kind: sum(store.rows(tables[i]) for tables in SPACES.values())
-                for i, kind in enumerate(("window", "sentence"))}  # all spaces together
+        # every text space together
+        rows = {"window": sum(store.rows(w) for w, _ in SPACES.values()),
+                "sentence": sum(store.rows(s) for _, s in SPACES.values())}
         size = store.size_bytes()
     finally:
         store.close()

@@ -222,15 +222,15 @@ def floor_of(r: Ranked, opt: QueryOptions) -> float:
     return opt.min_confidence_other if text_space(r.index) == "e5" else opt.min_confidence
 
 
-def stands_out(r: Ranked, z: float, best_z: float, opt: QueryOptions) -> bool:
-    """Whether a later clip of a recording shorter than ``opt.short`` stands out from the
+def stands_out(r: Ranked, z: float, best_z: float | None, opt: QueryOptions) -> bool:
+    """Whether a clip of a recording shorter than ``opt.short`` stands out from the
     recording's usual match to the query (``z``: the confidence signal ``own_z``) at least
-    ``opt.short_stand_out`` as far as the best of its clips so far (``best_z``; always true
-    for longer recordings; a recording's first clip is not judged so). The confidence is
-    fitted on meetings of 8 minutes and more, where the clips around an answer are often
+    ``opt.short_stand_out`` as far as the best of its clips before it (``best_z``; None for
+    its first clip, which sets the scale; always true for longer recordings). The confidence
+    is fitted on meetings of 8 minutes and more, where the clips around an answer are often
     part of it; in a talk of a few minutes on several subjects they are another subject, at
     the same confidence."""
-    if r.index.duration >= opt.short or opt.short_stand_out <= 0:
+    if best_z is None or r.index.duration >= opt.short or opt.short_stand_out <= 0:
         return True
     return z > 0 and z >= opt.short_stand_out * best_z
 
@@ -289,10 +289,8 @@ def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
         cal = calibrator.get(text_space(r.index)) if isinstance(calibrator, dict) else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
         z = float(x[confidence.SIGNALS.index("own_z")])
-        best = best_z.get(r.video)  # None: the recording's first clip, which sets the scale
-        best_z[r.video] = z if best is None else max(best, z)
-        weak = carried or p < floor_of(r, opt) or \
-            (best is not None and not stands_out(r, z, best_z[r.video], opt))
+        weak = carried or p < floor_of(r, opt) or not stands_out(r, z, best_z.get(r.video), opt)
+        best_z[r.video] = max(best_z.get(r.video, z), z)
         if weak and not keep_weak:
             return
         kept.append(Chosen(r, text, x, p, carried, weak))
