@@ -4,12 +4,21 @@ subjects), where the confidence, fitted on hour-long meetings, barely tells them
 
     python scripts/bench_short_talks.py --out /tmp/short choose   # scripts/data/short-talks.json
     python scripts/bench_short_talks.py --out /tmp/short check    # tests' and language talks
+    python scripts/bench_short_talks.py --out /tmp/short medium   # scripts/data/medium-talks.json
+    python scripts/bench_short_talks.py --out /tmp/short folder   # all of them in one folder
 
 choose: three English talks (four subjects each, espeak-ng), written to choose [query]
 short_stand_out, each subject asked in two ways, and five off-topic queries per talk.
+medium: two talks of about six minutes (twenty subjects each, joined from the talks of
+scripts/data/medium-talks.json and short-talks.json), to choose up to which length
+[query] short applies.
 check: the demo/tests' talk (clipcut.synth: its paraphrases and two plain queries) and the
 Spanish, German and French talks of `bench_languages.py --out DIR retrieval` (asked in
 English and in their language), given as --languages DIR.
+folder: the talks of both sets linked into one folder (DIR/folder, caches included) and
+every topic query asked of the whole folder, English and other-language recordings mixed: a
+clip is right when it lies in a subject of that name in its recording (the tests' talk and
+the language talks share "pricing" and "football"; the language talks all four subjects).
 Each query goes through clipcut.search() with the configuration in effect (CLIPCUT_CONFIG for
 variants); reported: topic queries answered (a clip not marked weak), the clips shown of the
 right and of another subject, and off-topic queries answered.
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,10 +48,17 @@ def made(out: Path, name: str, topics: dict, voice: str = "en-us") -> tuple[Path
 
 def talks(args) -> list[tuple[Path, dict, dict, list[str]]]:
     """(recording, subject -> (start, end), subject -> queries, off-topic queries)."""
+    data = json.loads((ROOT / "scripts" / "data" / "short-talks.json").read_text())
     if args.which == "choose":
-        data = json.loads((ROOT / "scripts" / "data" / "short-talks.json").read_text())
         return [(*made(args.out, name, t["topics"]), t["queries"], data["off_topic"])
                 for name, t in data["talks"].items()]
+    if args.which == "medium":
+        medium = json.loads((ROOT / "scripts" / "data" / "medium-talks.json").read_text())
+        parts = {**data["talks"], **medium["talks"]}
+        return [(*made(args.out, name, {k: v for p in joined for k, v in parts[p]["topics"].items()}),
+                 {k: v for p in joined for k, v in parts[p]["queries"].items()},
+                 medium["off_topic"])
+                for name, joined in medium["recordings"].items()]
     video, topics = made(args.out, "talk", synth.TOPICS)
     asked = {t: [q] for t, q in synth.PARAPHRASES.items()}
     asked["pricing"].append("pricing objection")
@@ -58,28 +75,73 @@ def talks(args) -> list[tuple[Path, dict, dict, list[str]]]:
     return out
 
 
+def folder(args) -> int:
+    """Every talk in one folder, each topic query asked of it (see the module docstring)."""
+    everything = []
+    for which in ("choose", "check"):
+        args.which = which
+        everything += talks(args)
+    mixed = args.out / "folder"
+    mixed.mkdir(exist_ok=True)
+    subjects = {}
+    for video, topics, _, _ in everything:
+        for src in (video, video.with_name(video.name + ".clipcut.npz")):
+            if not (mixed / src.name).exists():
+                os.link(src, mixed / src.name)
+        subjects[str((mixed / video.name).resolve())] = topics
+    cfg = load_config()
+    asked = top_right = answered = first_right = right = wrong = off_answered = off_asked = 0
+    for video, topics, queries, off in everything:
+        for topic, texts in queries.items():
+            for text in texts:
+                asked += 1
+                every = api.search(mixed, text, cfg, 5, keep_weak=True).clips
+                shown = [c for c in every if not c.weak]
+                ok = [synth.topic_of(c.start, c.end, subjects[str(Path(c.video).resolve())])
+                      == topic for c in shown]
+                top_right += bool(every) and synth.topic_of(
+                    every[0].start, every[0].end,
+                    subjects[str(Path(every[0].video).resolve())]) == topic
+                answered += bool(shown)
+                first_right += bool(ok) and ok[0]
+                right += sum(ok)
+                wrong += len(ok) - sum(ok)
+        for text in off:
+            off_asked += 1
+            off_answered += bool(api.search(mixed, text, cfg, 5).clips)
+    print(f"folder of {len(everything)} talks: topic queries {asked}, top clip right "
+          f"{top_right} (--all); answered {answered}, first clip right {first_right}, clips "
+          f"shown right {right}, wrong {wrong}; off-topic answered {off_answered}/{off_asked}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("which", choices=["choose", "check"])
+    ap.add_argument("which", choices=["choose", "check", "medium", "folder"])
     ap.add_argument("--out", type=Path, required=True, help="folder for the generated talks")
     ap.add_argument("--languages", type=Path, default=Path("/tmp/langs"),
                     help="bench_languages.py's --out folder (check)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.which == "folder":
+        return folder(args)
     cfg = load_config()
-    answered = asked = right = wrong = off_answered = off_asked = 0
+    answered = asked = first_right = right = wrong = off_answered = off_asked = 0
     for video, topics, queries, off in talks(args):
         for topic, texts in queries.items():
             for text in texts:
                 shown = api.search(video, text, cfg, 5).clips
                 asked += 1
                 answered += bool(shown)
+                first_right += bool(shown) and synth.topic_of(shown[0].start, shown[0].end,
+                                                              topics) == topic
                 right += sum(synth.topic_of(c.start, c.end, topics) == topic for c in shown)
                 wrong += sum(synth.topic_of(c.start, c.end, topics) != topic for c in shown)
         for text in off:
             off_asked += 1
             off_answered += bool(api.search(video, text, cfg, 5).clips)
-    print(f"{args.which}: topic queries answered {answered}/{asked}; clips shown of the right "
+    print(f"{args.which}: topic queries answered {answered}/{asked} (first clip right "
+          f"{first_right}); clips shown of the right "
           f"subject {right}, of another {wrong}; off-topic queries answered "
           f"{off_answered}/{off_asked}")
     return 0

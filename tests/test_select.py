@@ -73,3 +73,44 @@ def test_near_duplicates_are_judged_on_what_each_clip_matched(monkeypatch):
     assert float(whole[0] @ whole[1]) > load_config().query.dedup_cosine
     kept = pipeline.choose(list(own.values()), load_config().query, 10, None)
     assert [(c.ranked.first, c.ranked.last) for c in kept] == [(0, 7), (8, 15)]
+
+
+def test_recordings_in_two_text_spaces_are_chosen_apart_and_merged_by_confidence(monkeypatch):
+    """A folder holding an English recording and one in another language: their scores
+    come from two encoders. The other-language spans match their sentences at 0.9, the
+    English ones at 0.2; judged together, the English spans would fall under
+    ``relative_own`` of the other recording's best and drop out, and score order would put
+    them last. Chosen in each space apart, both stay, merged by each space's calibrated
+    confidence (here the English clips are the surer ones), each list in its own order."""
+    from clipcut.cache import Index
+    from clipcut.config import load_config
+    from clipcut.query import confidence, pipeline
+
+    from .test_region import made_up
+
+    e = np.eye(8, dtype=np.float32)
+    emb = np.stack([e[i % 8] for i in range(300)])  # no two neighbours alike
+    base = made_up(emb)
+    english = Index({**base.meta, "video": "talk.mp4"}, base.arrays)
+    other = Index({**base.meta, "video": "charla.mp4", "text_encoder": "e5"}, base.arrays)
+    rec = confidence.recording_stats(np.zeros(len(emb)), "", (), base.duration, (0.0, 1.0, 0.0))
+
+    def ranked(idx, first, score, own):
+        return pipeline.Ranked(idx.meta["video"], first, first + 2,
+                               float(idx.sent_start[first]), float(idx.sent_end[first + 2]),
+                               score, {}, idx, own, 0.0, 0.0, rec)
+
+    def logistic(coef, bias):  # P(relevant) from the stage-2 score alone
+        return confidence.Calibrator(("base",), np.zeros(1), np.ones(1), np.array([coef]),
+                                     bias, {})
+    calibrators = {"minilm": logistic(10.0, -2.5), "e5": logistic(1.0, -1.2)}
+    spans = [ranked(other, 10, 0.9, 0.9), ranked(other, 100, 0.8, 0.9),
+             ranked(english, 50, 0.3, 0.2), ranked(english, 200, 0.25, 0.2)]
+    monkeypatch.setattr(pipeline, "_snap", lambda r, opt: (r, r))  # spans as they are
+    opt = load_config().query
+    kept = pipeline.choose(spans, opt, 10, calibrators)
+    assert [(c.ranked.video, c.ranked.score) for c in kept] == [
+        ("talk.mp4", 0.3), ("talk.mp4", 0.25), ("charla.mp4", 0.9), ("charla.mp4", 0.8)]
+    assert [round(c.confidence, 2) for c in kept] == [0.62, 0.5, 0.43, 0.40]
+    assert not any(c.weak for c in kept)
+    assert len(pipeline.choose(spans, opt, 3, calibrators)) == 3

@@ -1,6 +1,8 @@
 """search(): encode the query once, rank spans in every cache, select the final clips."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from dataclasses import dataclass, replace
 
@@ -257,6 +259,25 @@ class Chosen:
 def choose(ranked: list[Ranked], opt: QueryOptions, n: int,
            calibrator: confidence.Calibrator | dict | None, keep_weak: bool = False,
            speaker: str = "", fill: bool = False) -> list[Chosen]:
+    """The clips of ``_choose`` (below). Spans of recordings in different text spaces
+    (English, other languages: two encoders) are chosen in each space apart, since their
+    scores and sentence vectors do not compare; the lists are then merged by confidence,
+    each calibrated in its own space, every list keeping its own order."""
+    spaces: dict[str, list[Ranked]] = {}
+    for r in ranked:
+        spaces.setdefault(text_space(r.index), []).append(r)
+    if len(spaces) < 2:
+        return _choose(ranked, opt, n, calibrator, keep_weak, speaker, fill)
+    lists = [_choose(rs, opt, n, calibrator, keep_weak, speaker, fill)
+             for _, rs in sorted(spaces.items())]
+    merged = heapq.merge(*lists, key=lambda c: -(c.ranked.score if np.isnan(c.confidence)
+                                                 else c.confidence))
+    return list(itertools.islice(merged, n))
+
+
+def _choose(ranked: list[Ranked], opt: QueryOptions, n: int,
+            calibrator: confidence.Calibrator | dict | None, keep_weak: bool = False,
+            speaker: str = "", fill: bool = False) -> list[Chosen]:
     """Best-first: snap each span, drop overlapping, repeated, (unless ``keep_weak``)
     unconfident ones and (with ``speaker``) those that speaker has no say in; keep ``n``.
     A span whose own sentences match under ``relative_own`` of the best span's counts only
