@@ -2,6 +2,7 @@
 """Score clipcut on the QMSum benchmark in-process (models loaded once), for fast tuning.
 
     python scripts/bench_eval.py --media /path/to/media --out run.jsonl [--set query.context=2 ...]
+    python scripts/bench_eval.py --media train-media --folds OOF --out run.jsonl   # train meetings
 
 Writes a run file in score.py's format and prints score.py's evaluation of it (next to any
 --baselines given). The official figures in README come from `score.py run-cmd` over the
@@ -42,16 +43,30 @@ def apply_overrides(cfg, items: list[str]):
     return cfg
 
 
+def fold_config(cfg, folds: Path, meeting: str, train: Path):
+    """``cfg`` with the out-of-fold query encoder of a train meeting (``train_encoder.py
+    --fold K/5`` wrote ``folds``/fold-K.npz, trained without the meetings whose sorted
+    position in ``train`` is K modulo 5), so that train meetings are ranked as new ones."""
+    names = sorted(p.stem for p in train.glob("*.json"))
+    if meeting not in names:
+        raise SystemExit(f"--folds: {meeting} is not a meeting of {train}")
+    k = names.index(meeting) % len(list(folds.glob("fold-*.npz")))
+    return cfg.with_section("query", encoder_weights=str(folds / f"fold-{k}.npz"))
+
+
 def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False,
-                keep_weak: bool = False) -> list[dict]:
+                keep_weak: bool = False, folds: Path | None = None,
+                train: Path = BENCH / "qmsum-train") -> list[dict]:
     """score.py run lines for every query file in ``media``; ``corpus``: each query asked of
-    the whole folder (its library when it has one), clips naming their recording."""
+    the whole folder (its library when it has one), clips naming their recording;
+    ``folds``: train meetings, each ranked by its out-of-fold query encoder."""
     rows = []
     for qf in sorted(media.glob("*.queries.jsonl")):
         video = media / qf.name.replace(".queries.jsonl", ".mp4")
         for line in qf.read_text().splitlines():
             q = json.loads(line)
-            clips = api.search(media if corpus else video, q["query"], cfg, n,
+            asked = fold_config(cfg, folds, q["meeting"], train) if folds else cfg
+            clips = api.search(media if corpus else video, q["query"], asked, n,
                                keep_weak=keep_weak).clips
             rows.append({"meeting": q["meeting"], "qid": q["qid"],
                          "clips": [{"start": c.start, "end": c.end, "score": c.score,
@@ -108,6 +123,8 @@ def main() -> int:
     ap.add_argument("--bench", type=Path, default=BENCH)
     ap.add_argument("--corpus", action="store_true", help="ask every query of the whole folder")
     ap.add_argument("--all", action="store_true", help="keep clips under the confidence floor")
+    ap.add_argument("--folds", type=Path, help="train meetings: rank each with its "
+                    "out-of-fold query encoder from this folder (train_encoder.py --fold K/5)")
     ap.add_argument("--text-delta", type=Path, help="re-embed sentences and windows with the "
                     "packaged MiniLM plus this delta (scripts/train_segment.py --out)")
     args = ap.parse_args()
@@ -117,7 +134,8 @@ def main() -> int:
         with_text_delta(args.text_delta, cfg)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
     t0 = time.time()
-    rows = run_queries(args.media, cfg, args.n, args.corpus, args.all)
+    rows = run_queries(args.media, cfg, args.n, args.corpus, args.all, args.folds,
+                       args.bench / "qmsum-train")
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
     subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",

@@ -62,13 +62,13 @@ def _region_mean(sims: np.ndarray, mids: np.ndarray, radius: float):
     return mean_at
 
 
-def _feedback(q: EncodedQuery, text: np.ndarray, win_emb: np.ndarray, idx: Index,
+def _feedback(q: EncodedQuery, text: np.ndarray, win_emb: np.ndarray,
               opt: QueryOptions) -> EncodedQuery:
     """Pseudo-relevance feedback (Rocchio's, on embeddings): the query vector moved toward
-    the mean of its ``opt.feedback`` best windows by ``text``, when the transcript comes
-    from captions (on ASR transcripts it lowered NDCG@10) and those windows are a small part
-    of the recording; else ``q`` itself."""
-    if opt.feedback <= 0 or opt.feedback_weight <= 0 or idx.meta.get("captions") == "asr" \
+    the mean of its ``opt.feedback`` best windows by ``text``, when those windows are a
+    small part of the recording; else ``q`` itself. Captions and ASR transcripts alike (on
+    train meetings indexed from speech it lifted NDCG@10 .433 -> .461)."""
+    if opt.feedback <= 0 or opt.feedback_weight <= 0 \
             or len(text) < FEEDBACK_SHARE * opt.feedback:
         return q
     best = np.argsort(-text, kind="stable")[:opt.feedback]
@@ -103,7 +103,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     text = asked_text = text_scores(q.vector)
     asked = q  # confidence judges the query as asked, not as fitted to this recording
     if alone and has_text:
-        q = _feedback(q, text, win_emb, idx, opt)
+        q = _feedback(q, text, win_emb, opt)
         if q is not asked:
             text = text_scores(q.vector)
     use_vis = q.visual is not None and idx.win_visual.shape[1] == len(q.visual)
