@@ -89,7 +89,7 @@ def test_feedback_finds_the_discussion_in_other_words_by_hand():
     fed = rank_spans(idx, query(e[0]), opt, None)
     plain = rank_spans(idx, query(e[0]), replace(opt, feedback=0), None)
     several = rank_spans(idx, query(e[0]), opt, None, alone=False)
-    short = made_up(emb[:60], 240.0)  # 15 windows: the best 5 are a third of it
+    short = made_up(emb[:60], 240.0)  # under [query] short: the best 5 windows are a third of it
     assert [(r.first, r.last, r.score) for r in rank_spans(short, query(e[0]), opt, None)] == \
         [(r.first, r.last, r.score) for r in rank_spans(short, query(e[0]),
                                                         replace(opt, feedback=0), None)]
