@@ -43,29 +43,31 @@ def apply_overrides(cfg, items: list[str]):
     return cfg
 
 
-def fold_config(cfg, folds: Path, meeting: str, train: Path):
-    """``cfg`` with the out-of-fold query encoder of a train meeting (``train_encoder.py
-    --fold K/5`` wrote ``folds``/fold-K.npz, trained without the meetings whose sorted
-    position in ``train`` is K modulo 5), so that train meetings are ranked as new ones."""
+def fold_weights(folds: Path, train: Path) -> dict[str, str]:
+    """Each train meeting's out-of-fold query encoder: ``train_encoder.py --fold K/N`` wrote
+    ``folds``/fold-K.npz, trained without the meetings whose sorted position in ``train`` is
+    K modulo N, so that train meetings are ranked as new ones."""
+    n = len(list(folds.glob("fold-*.npz")))
+    if n == 0:
+        raise SystemExit(f"--folds {folds}: no fold-K.npz; run train_encoder.py --fold K/N first")
     names = sorted(p.stem for p in train.glob("*.json"))
-    if meeting not in names:
-        raise SystemExit(f"--folds: {meeting} is not a meeting of {train}")
-    k = names.index(meeting) % len(list(folds.glob("fold-*.npz")))
-    return cfg.with_section("query", encoder_weights=str(folds / f"fold-{k}.npz"))
+    return {name: str(folds / f"fold-{i % n}.npz") for i, name in enumerate(names)}
 
 
 def run_queries(media: Path, cfg, n: int = 10, corpus: bool = False,
-                keep_weak: bool = False, folds: Path | None = None,
-                train: Path = BENCH / "qmsum-train") -> list[dict]:
+                keep_weak: bool = False, encoders: dict[str, str] | None = None) -> list[dict]:
     """score.py run lines for every query file in ``media``; ``corpus``: each query asked of
     the whole folder (its library when it has one), clips naming their recording;
-    ``folds``: train meetings, each ranked by its out-of-fold query encoder."""
+    ``encoders``: meeting -> query encoder weights (``fold_weights``)."""
     rows = []
     for qf in sorted(media.glob("*.queries.jsonl")):
         video = media / qf.name.replace(".queries.jsonl", ".mp4")
         for line in qf.read_text().splitlines():
             q = json.loads(line)
-            asked = fold_config(cfg, folds, q["meeting"], train) if folds else cfg
+            if encoders is not None and q["meeting"] not in encoders:
+                raise SystemExit(f"--folds: {q['meeting']} is not a train meeting")
+            asked = cfg.with_section("query", encoder_weights=encoders[q["meeting"]]) \
+                if encoders is not None else cfg
             clips = api.search(media if corpus else video, q["query"], asked, n,
                                keep_weak=keep_weak).clips
             rows.append({"meeting": q["meeting"], "qid": q["qid"],
@@ -134,8 +136,8 @@ def main() -> int:
         with_text_delta(args.text_delta, cfg)
     qfiles = sorted(args.media.glob("*.queries.jsonl"))
     t0 = time.time()
-    rows = run_queries(args.media, cfg, args.n, args.corpus, args.all, args.folds,
-                       args.bench / "qmsum-train")
+    encoders = fold_weights(args.folds, args.bench / "qmsum-train") if args.folds else None
+    rows = run_queries(args.media, cfg, args.n, args.corpus, args.all, encoders)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(rows)} queries in {time.time() - t0:.1f} s", file=sys.stderr)
     subprocess.run([sys.executable, str(args.bench / "score.py"), "eval", "--queries",

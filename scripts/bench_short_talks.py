@@ -46,13 +46,13 @@ def made(out: Path, name: str, topics: dict, voice: str = "en-us") -> tuple[Path
     return video, json.loads(manifest.read_text())["topics"]
 
 
-def talks(args) -> list[tuple[Path, dict, dict, list[str]]]:
+def talks(args, which: str) -> list[tuple[Path, dict, dict, list[str]]]:
     """(recording, subject -> (start, end), subject -> queries, off-topic queries)."""
     data = json.loads((ROOT / "scripts" / "data" / "short-talks.json").read_text())
-    if args.which == "choose":
+    if which == "choose":
         return [(*made(args.out, name, t["topics"]), t["queries"], data["off_topic"])
                 for name, t in data["talks"].items()]
-    if args.which == "medium":
+    if which == "medium":
         medium = json.loads((ROOT / "scripts" / "data" / "medium-talks.json").read_text())
         parts = {**data["talks"], **medium["talks"]}
         return [(*made(args.out, name, {k: v for p in joined for k, v in parts[p]["topics"].items()}),
@@ -77,10 +77,7 @@ def talks(args) -> list[tuple[Path, dict, dict, list[str]]]:
 
 def folder(args) -> int:
     """Every talk in one folder, each topic query asked of it (see the module docstring)."""
-    everything = []
-    for which in ("choose", "check"):
-        args.which = which
-        everything += talks(args)
+    everything = talks(args, "choose") + talks(args, "check")
     mixed = args.out / "folder"
     mixed.mkdir(exist_ok=True)
     subjects = {}
@@ -88,7 +85,10 @@ def folder(args) -> int:
         for src in (video, video.with_name(video.name + ".clipcut.npz")):
             if not (mixed / src.name).exists():
                 os.link(src, mixed / src.name)
-        subjects[str((mixed / video.name).resolve())] = topics
+        subjects[video.name] = topics
+
+    def subject(c) -> str:
+        return synth.topic_of(c.start, c.end, subjects[Path(c.video).name])
     cfg = load_config()
     asked = top_right = answered = first_right = right = wrong = off_answered = off_asked = 0
     for video, topics, queries, off in everything:
@@ -96,13 +96,9 @@ def folder(args) -> int:
             for text in texts:
                 asked += 1
                 every = api.search(mixed, text, cfg, 5, keep_weak=True).clips
-                shown = [c for c in every if not c.weak]
-                ok = [synth.topic_of(c.start, c.end, subjects[str(Path(c.video).resolve())])
-                      == topic for c in shown]
-                top_right += bool(every) and synth.topic_of(
-                    every[0].start, every[0].end,
-                    subjects[str(Path(every[0].video).resolve())]) == topic
-                answered += bool(shown)
+                ok = [subject(c) == topic for c in every if not c.weak]
+                top_right += bool(every) and subject(every[0]) == topic
+                answered += bool(ok)
                 first_right += bool(ok) and ok[0]
                 right += sum(ok)
                 wrong += len(ok) - sum(ok)
@@ -127,16 +123,16 @@ def main() -> int:
         return folder(args)
     cfg = load_config()
     answered = asked = first_right = right = wrong = off_answered = off_asked = 0
-    for video, topics, queries, off in talks(args):
+    for video, topics, queries, off in talks(args, args.which):
         for topic, texts in queries.items():
             for text in texts:
-                shown = api.search(video, text, cfg, 5).clips
+                ok = [synth.topic_of(c.start, c.end, topics) == topic
+                      for c in api.search(video, text, cfg, 5).clips]
                 asked += 1
-                answered += bool(shown)
-                first_right += bool(shown) and synth.topic_of(shown[0].start, shown[0].end,
-                                                              topics) == topic
-                right += sum(synth.topic_of(c.start, c.end, topics) == topic for c in shown)
-                wrong += sum(synth.topic_of(c.start, c.end, topics) != topic for c in shown)
+                answered += bool(ok)
+                first_right += bool(ok) and ok[0]
+                right += sum(ok)
+                wrong += len(ok) - sum(ok)
         for text in off:
             off_asked += 1
             off_answered += bool(api.search(video, text, cfg, 5).clips)
