@@ -208,6 +208,17 @@ class Recording:
     def save_manifest(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
 
+    def vtt(self) -> str:
+        """WebVTT captions of the recording, one cue per sentence."""
+        return vtt_cues((s, None) for s in self.sentences)
+
+
+def vtt_cues(cues) -> str:
+    """A WebVTT file of (sentence, speaker name or None) cues."""
+    return "WEBVTT\n\n" + "\n\n".join(
+        f"{vtt_time(s.start)} --> {vtt_time(s.end)}\n" + (f"<v {name}>{s.text}</v>" if name else s.text)
+        for s, name in cues) + "\n"
+
 
 def topic_of(start: float, end: float, topics: dict[str, tuple[float, float]]) -> str:
     """The topic (name -> (start, end) of its speech, s) holding most of ``start``..``end``."""
@@ -236,10 +247,8 @@ class Conversation:
     def vtt(self, names: dict[str, str] | None = None) -> str:
         """WebVTT captions of the conversation, one cue per sentence, with a voice tag naming
         its speaker when ``names`` maps speakers to names."""
-        cues = [f"{vtt_time(s.start)} --> {vtt_time(s.end)}\n"
-                + (f"<v {names[t.speaker]}>{s.text}</v>" if names else s.text)
-                for t in self.turns for s in t.sentences]
-        return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+        return vtt_cues((s, names[t.speaker] if names else None)
+                        for t in self.turns for s in t.sentences)
 
 
 def speak(text: str, voice: str = "en-us", rate: int = 170) -> np.ndarray:

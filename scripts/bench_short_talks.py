@@ -5,6 +5,7 @@ subjects), where the confidence, fitted on hour-long meetings, barely tells them
     python scripts/bench_short_talks.py --out /tmp/short choose   # scripts/data/short-talks.json
     python scripts/bench_short_talks.py --out /tmp/short check    # tests' and language talks
     python scripts/bench_short_talks.py --out /tmp/short medium   # scripts/data/medium-talks.json
+    python scripts/bench_short_talks.py --out /tmp/short medium --captions   # from exact captions
     python scripts/bench_short_talks.py --out /tmp/short folder   # all of them in one folder
 
 choose: three English talks (four subjects each, espeak-ng), written to choose [query]
@@ -38,12 +39,25 @@ from clipcut import api, synth  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 
 
-def made(out: Path, name: str, topics: dict, voice: str = "en-us") -> tuple[Path, dict]:
+def made(out: Path, name: str, topics: dict, voice: str = "en-us",
+         captions: bool = False) -> tuple[Path, dict]:
+    """The talk (made once) and its subjects; with ``captions``, a link to it in
+    ``out/captioned`` beside exact WebVTT captions of what it says, so it is indexed from
+    them instead of from speech."""
     video = out / f"{name}.mp4"
     manifest = video.with_suffix(".json")
     if not manifest.exists():
         synth.make_recording(video, topics, voice=voice).save_manifest(manifest)
-    return video, json.loads(manifest.read_text())["topics"]
+    rec = json.loads(manifest.read_text())
+    if captions:
+        (out / "captioned").mkdir(exist_ok=True)
+        linked = out / "captioned" / video.name
+        if not linked.exists():
+            os.link(video, linked)
+            linked.with_suffix(".vtt").write_text(synth.vtt_cues(
+                (synth.SynthSentence(**s), None) for s in rec["sentences"]))
+        video = linked
+    return video, rec["topics"]
 
 
 def talks(args, which: str) -> list[tuple[Path, dict, dict, list[str]]]:
@@ -55,7 +69,8 @@ def talks(args, which: str) -> list[tuple[Path, dict, dict, list[str]]]:
     if which == "medium":
         medium = json.loads((ROOT / "scripts" / "data" / "medium-talks.json").read_text())
         parts = {**data["talks"], **medium["talks"]}
-        return [(*made(args.out, name, {k: v for p in joined for k, v in parts[p]["topics"].items()}),
+        return [(*made(args.out, name, {k: v for p in joined for k, v in parts[p]["topics"].items()},
+                       captions=args.captions),
                  {k: v for p in joined for k, v in parts[p]["queries"].items()},
                  medium["off_topic"])
                 for name, joined in medium["recordings"].items()]
@@ -117,6 +132,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for the generated talks")
     ap.add_argument("--languages", type=Path, default=Path("/tmp/langs"),
                     help="bench_languages.py's --out folder (check)")
+    ap.add_argument("--captions", action="store_true",
+                    help="medium: index the talks from exact captions instead of from speech")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.which == "folder":

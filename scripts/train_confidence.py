@@ -18,10 +18,13 @@ inside the query's answer.
 
 Model: logistic regression (L2, Newton steps) over standardized signals of
 clipcut.query.confidence.SIGNALS (--features; the default set was chosen by the ablation in
-README), fitted on all clips, then a last fit of its logit on the own queries' clips. The default --min-confidence is chosen on train: the
-highest floor that leaves at most 3 % of the meetings' own queries without a clip. The
-validation split (the shipped encoder on qmsum-val laid out the same way) is only reported:
-the real figures come from scripts/bench_confidence.py over indexed media.
+README), fitted on all clips; the query-level signals (--query-features: word_shortfall)
+join it with the weight a fit over queries gives them (own queries against off-topic ones,
+beside the best clip's logit); then a last fit of the logit on the own queries' clips. The
+default --min-confidence is chosen on train: the highest floor that leaves at most 3 % of
+the meetings' own queries without a clip. The validation split (the shipped encoder on
+qmsum-val laid out the same way) is only reported: the real figures come from
+scripts/bench_confidence.py over indexed media.
 """
 from __future__ import annotations
 
@@ -52,6 +55,10 @@ DATA = ROOT / "scripts" / "data"
 # lexical ones (query words found) separate off-topic queries on long meetings better, but
 # sink paraphrases that share no word with the speech (README, "Calibrated confidence").
 FEATURES = ("base", "region", "own", "peak", "peak_gap", "cohort_z", "cohort_gap")
+# Signals of the query and recording as a whole (the same for every clip of a query): their
+# weight comes from a fit at the query level (below), where they tell questions about this
+# recording from questions about something else.
+QUERY_FEATURES = ("word_shortfall",)
 OWN_NO_MATCH = 0.03  # the floor may leave at most this share of own queries without a clip
 
 
@@ -136,6 +143,29 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50)
     return center, scale, w[:-1], float(w[-1])
 
 
+def query_level(data: dict, center, scale, coef, bias: float, cols: list[int],
+                names: list[str], l2: float):
+    """Add query-level signals (``names``) to a clip-level fit. A clip's label says little
+    about them (most clips of a real question are not its answer either), so their weight
+    comes from a logistic fit over queries instead: the own queries against the off-topic
+    ones, from the best clip's logit and the standardized signals. Each signal's weight,
+    in units of that logit, joins the clip model (center, scale and coef extended)."""
+    logit = ((data["X"][:, cols] - center) / scale) @ coef + bias
+    n = len(data["kinds"])
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, data["owner"], logit)
+    q_cols = [confidence.SIGNALS.index(f) for f in names]
+    q_center = data["X"][:, q_cols].mean(0)
+    q_scale = np.maximum(data["X"][:, q_cols].std(0), 1e-9)
+    signals = np.zeros((n, len(names)))
+    signals[data["owner"]] = (data["X"][:, q_cols] - q_center) / q_scale
+    asked = np.isfinite(best)  # a query with no clip has nothing to weigh
+    c, s, w, _ = fit_logistic(np.c_[best[asked], signals[asked]],
+                              (data["kinds"][asked] == "own").astype(float), l2)
+    weights = (w[1:] / s[1:]) / (w[0] / s[0])  # per standardized signal, in logit units
+    return np.r_[center, q_center], np.r_[scale, q_scale], np.r_[coef, weights]
+
+
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[list[tuple], float]:
     """(rows of (bin, clips, mean confidence, share relevant), expected calibration error)."""
     rows, ece = [], 0.0
@@ -198,6 +228,10 @@ def main() -> int:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--features", type=lambda v: v.split(","), default=list(FEATURES),
                     help="comma-separated names from clipcut.query.confidence.SIGNALS")
+    ap.add_argument("--query-features", type=lambda v: [f for f in v.split(",") if f],
+                    default=None, help="comma-separated query-level signals, weighted by a "
+                    "fit at the query level (default %s; none with --multilingual)"
+                    % ",".join(QUERY_FEATURES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--multilingual", action="store_true",
                     help="calibrate the multilingual encoder's space (recordings in other "
@@ -212,6 +246,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.multilingual and args.out == confidence.PACKAGED:
         args.out = confidence.PACKAGED_MULTILINGUAL
+    if args.query_features is None:
+        args.query_features = [] if args.multilingual else list(QUERY_FEATURES)
 
     t0 = time.time()
     cfg = load_config()
@@ -254,6 +290,12 @@ def main() -> int:
         f"{train['y'].mean():.3f} relevant ({time.time() - t0:.0f} s)")
     cols = [confidence.SIGNALS.index(f) for f in args.features]
     center, scale, coef, bias = fit_logistic(train["X"][:, cols], train["y"], args.l2)
+    features = list(args.features)
+    if args.query_features:
+        center, scale, coef = query_level(train, center, scale, coef, bias, cols,
+                                          args.query_features, args.l2)
+        features += args.query_features
+        cols = [confidence.SIGNALS.index(f) for f in features]
     # the off-topic clips teach the direction (what a query about something else looks like)
     # but would pull every probability down: a last logistic fit on the logit of the own
     # queries' clips alone calibrates it for queries asked of a recording that may hold them
@@ -263,7 +305,7 @@ def main() -> int:
     a *= 1 / logit.std()  # fit_logistic standardized the logit
     b -= a * logit.mean()
     coef, bias = coef * a, bias * a + b
-    cal = confidence.Calibrator(tuple(args.features), center, scale, coef, bias, {})
+    cal = confidence.Calibrator(tuple(features), center, scale, coef, bias, {})
     best = top_confidence(cal.probability(train["X"]), train["owner"], len(train["kinds"]))
     own_best = np.sort(best[train["kinds"] == "own"])
     floor = float(np.floor(own_best[int(OWN_NO_MATCH * len(own_best))] * 1000) / 1000)
@@ -280,8 +322,8 @@ def main() -> int:
         "command": "python scripts/train_confidence.py " + " ".join(sys.argv[1:]),
         "commit": git_commit(), "l2": args.l2, "min_confidence": floor,
         "train": fit, "validation_proxy": checked, "seconds": round(time.time() - t0, 1),
-        "coefficients": {n: round(float(c), 4) for n, c in zip(args.features, coef)}}
-    confidence.save(args.out, args.features, center, scale, coef, bias, provenance)
+        "coefficients": {n: round(float(c), 4) for n, c in zip(features, coef)}}
+    confidence.save(args.out, features, center, scale, coef, bias, provenance)
     log(f"wrote {args.out}; default floor {floor} ({time.time() - t0:.0f} s)")
     return 0
 

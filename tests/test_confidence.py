@@ -163,6 +163,43 @@ def test_query_words_and_stems():
     assert confidence.words_in(("pricing",), "we priced it") == ["pricing"]
 
 
+def test_word_shortfall_counts_only_what_the_recording_never_comes_near():
+    """A recording of ordinary meeting talk (the cohort's own sentences) comes as near any
+    query's words as ordinary talk does; take out the sentences nearest the words of one
+    query and it falls short of them, the more so the more are taken out, while another
+    query's words are as near as before. The shipped calibration trusts a clip less the
+    farther its recording falls short."""
+    from clipcut.models import load_query_text_model
+    from clipcut.query.encoder import QueryEncoder
+
+    encoder = QueryEncoder(load_query_text_model())
+    remote = encoder.encode("What did they say about the buttons of the remote control?")
+    budget = encoder.encode("the budget for the universities and schools")
+    assert remote.word_vectors.shape == (3, 384)  # buttons, remote, control
+    assert np.allclose(np.linalg.norm(remote.word_vectors, axis=1), 1.0, atol=1e-5)
+    talk = confidence._cohort(None)
+    assert confidence.word_shortfall(remote.word_vectors, talk) == 0.0
+    assert confidence.word_shortfall(budget.word_vectors, talk) == 0.0
+    nearest = np.argsort((talk @ remote.word_vectors.T).max(1))
+    shortfalls = [confidence.word_shortfall(remote.word_vectors, talk[nearest[:-k]])
+                  for k in (100, 200, 400)]
+    assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
+    assert confidence.word_shortfall(budget.word_vectors, talk[nearest[:-400]]) == 0.0
+    # no words, no sentences, or another space (the multilingual encoder's 384-d is not
+    # the cohort's, but a 512-d model is caught): nothing to judge
+    assert encoder.encode("what was said?").word_vectors is None
+    assert confidence.word_shortfall(None, talk) == 0.0
+    assert confidence.word_shortfall(remote.word_vectors, talk[:0]) == 0.0
+    assert confidence.word_shortfall(np.ones((2, 512), np.float32), talk) == 0.0
+
+    cal = confidence.load()
+    assert "word_shortfall" in cal.features
+    x = np.zeros((3, len(confidence.SIGNALS)))
+    x[:, confidence.SIGNALS.index("word_shortfall")] = [0.0, 0.05, 0.2]
+    p = cal.probability(x)
+    assert p[0] > p[1] > p[2]
+
+
 def test_shipped_calibration_loads_with_provenance():
     cal = confidence.load()
     assert cal.provenance["data"].startswith("qmsum-train")

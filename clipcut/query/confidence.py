@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .encoder import lexical_terms
+from .encoder import query_words  # noqa: F401  (the query words, as evidence and signals use them)
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
 # The same model fitted in the multilingual encoder's space (recordings in other languages).
@@ -28,19 +28,15 @@ PACKAGED_MULTILINGUAL = PACKAGED.with_name("confidence-e5.json")
 # embeddings, fp16): how well the query matches ordinary meeting talk, to judge how far above
 # that the recording's best match stands (cohort score normalization).
 COHORT = PACKAGED.with_name("cohort.npy")
-
-# Words that say how to ask rather than what to find ("what did the group discuss about ...").
-FILLER = frozenset("""
-discuss discussed discussing discussion discussions talk talked talking talks say said
-says think thought thinks opinion opinions view views meeting meetings group team people
-summarize summarise summary mention mentioned decide decided decision decisions agree
-agreed propose proposed part parts kind like also well whole include included including
-according overall general generally specific way ways thing things something anything
-""".split())
+# How much farther than ordinary meeting talk the recording may stay from the query's words
+# before ``word_shortfall`` counts it (chosen on train among 0-0.1: most off-topic questions
+# refused at 3 % of real ones left without a clip; README, "Calibrated confidence").
+SHORTFALL_MARGIN = 0.075
 
 # Every signal computed for a clip; a calibration names the ones it uses.
 SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
-           "lexical", "coverage", "n_terms", "log_duration", "cohort_z", "cohort_gap")
+           "lexical", "coverage", "n_terms", "log_duration", "cohort_z", "cohort_gap",
+           "word_shortfall")
 
 
 def stem(word: str) -> str:
@@ -51,17 +47,6 @@ def stem(word: str) -> str:
             word = word[:-len(suffix)]
             break
     return (word[:-1] if len(word) > 3 and word.endswith("e") else word)[:7]
-
-
-def query_words(text: str) -> tuple[str, ...]:
-    """The query's content words, in order, without fillers or repeats."""
-    seen, out = set(), []
-    for w in lexical_terms(text):
-        if w in FILLER or len(w) < 3 or w in seen:
-            continue
-        seen.add(w)
-        out.append(w)
-    return tuple(out)
 
 
 def stems(text: str) -> frozenset[str]:
@@ -86,6 +71,8 @@ class Recording:
     duration: float
     words: tuple[str, ...]
     cohort: tuple[float, float, float]  # mean, std and 99th percentile of the cohort's
+    #                                      similarities to the query
+    word_shortfall: float = 0.0  # how far the recording stays from the query's words
 
 
 # The same kind of cohort in the multilingual encoder's (centred) space.
@@ -119,14 +106,36 @@ def cohort_stats(vector: np.ndarray, adapt=None, space: str = "minilm"
     return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
 
 
+def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray) -> float:
+    """How far the recording stays from the query's words: for each word, how much nearer
+    its nearest sentence here comes than the nearest of as many sentences of ordinary
+    meeting talk (the cohort's 1 - 1/(n + 1) quantile of similarity, for n sentences);
+    averaged over the words; what falls more than ``SHORTFALL_MARGIN`` short (0 when the
+    recording comes about as near as ordinary talk, or nearer). A question taken from
+    another kind of meeting names things this recording never comes near ("the remote
+    control" in a research meeting); a paraphrase still comes near in meaning where its
+    words are never heard. 0 without words or sentences, or in another space than the
+    cohort's. ``word_vectors`` and ``sent_emb``: plain sentence embeddings (unit rows), not
+    adapted."""
+    if word_vectors is None or not len(word_vectors) or not len(sent_emb):
+        return 0.0
+    cohort = _cohort(None)
+    if cohort.shape[1] != word_vectors.shape[1] or sent_emb.shape[1] != word_vectors.shape[1]:
+        return 0.0
+    nearest = (word_vectors @ sent_emb.T).max(1)
+    usual = np.quantile(word_vectors @ cohort.T, 1.0 - 1.0 / (len(sent_emb) + 1), axis=1)
+    return max(0.0, -float(np.mean(nearest - usual)) - SHORTFALL_MARGIN)
+
+
 def recording_stats(sims: np.ndarray, transcript: str, words: tuple[str, ...],
-                    duration: float, cohort: tuple[float, float, float]) -> Recording:
+                    duration: float, cohort: tuple[float, float, float],
+                    shortfall: float = 0.0) -> Recording:
     # a query without content words ("summarize the meeting") misses none of them
     coverage = len(words_in(words, transcript)) / len(words) if words else 1.0
     return Recording(sims, float(np.mean(sims)) if len(sims) else 0.0,
                      float(np.std(sims)) if len(sims) else 0.0,
                      float(np.max(sims)) if len(sims) else 0.0, coverage, duration, words,
-                     cohort)
+                     cohort, shortfall)
 
 
 def signals(rec: Recording, first: int, last: int, base: float, region: float, text: str
@@ -140,7 +149,8 @@ def signals(rec: Recording, first: int, last: int, base: float, region: float, t
                      (peak - rec.mean) / spread, peak - rec.top, rec.mean, lexical,
                      rec.coverage, math.log1p(len(rec.words)),
                      math.log(max(rec.duration, 1.0) / 60.0),
-                     (peak - rec.cohort[0]) / rec.cohort[1], peak - rec.cohort[2]],
+                     (peak - rec.cohort[0]) / rec.cohort[1], peak - rec.cohort[2],
+                     rec.word_shortfall],
                     dtype=np.float64)
 
 

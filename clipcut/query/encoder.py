@@ -81,6 +81,9 @@ class EncodedQuery:
     visual: np.ndarray | None = None  # (dv,) CLIP text embedding when the visual path is on
     learned: object | None = None     # the trained LearnedEncoder (adapters for the segments)
     space: str = "minilm"             # the text space of ``vector``: "minilm" or "e5"
+    # the query's content words (``query_words``) embedded one by one, as the recording's
+    # sentences are (plain sentence embeddings, unit rows): for the ``word_shortfall`` signal
+    word_vectors: np.ndarray | None = None
 
 
 def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
@@ -102,6 +105,26 @@ def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
 
 def lexical_terms(text: str) -> tuple[str, ...]:
     return tuple(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS)
+
+
+# Words that say how to ask rather than what to find ("what did the group discuss about ...").
+FILLER = frozenset("""
+discuss discussed discussing discussion discussions talk talked talking talks say said
+says think thought thinks opinion opinions view views meeting meetings group team people
+summarize summarise summary mention mentioned decide decided decision decisions agree
+agreed propose proposed part parts kind like also well whole include included including
+according overall general generally specific way ways thing things something anything
+""".split())
+
+def query_words(text: str) -> tuple[str, ...]:
+    """The query's content words, in order, without fillers or repeats."""
+    seen, out = set(), []
+    for w in lexical_terms(text):
+        if w in FILLER or len(w) < 3 or w in seen:
+            continue
+        seen.add(w)
+        out.append(w)
+    return tuple(out)
 
 
 class QueryEncoder:
@@ -186,8 +209,11 @@ class QueryEncoder:
             weights = self.modality_weights(vector, visual_on)
         else:
             vector, weights = lrn.project(vector), self._learned_weights(mean, visual_on)
+        words = list(query_words(text))
+        word_vectors = np.asarray(self.model.encode(words, normalize_embeddings=True),
+                                  dtype=np.float32) if words else None
         return EncodedQuery(text, vector.astype(np.float32), k, tuple(top), weights,
-                            lexical_terms(text), learned=lrn)
+                            lexical_terms(text), learned=lrn, word_vectors=word_vectors)
 
 
 class MultilingualQueryEncoder:

@@ -131,7 +131,9 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     rec = confidence.recording_stats(
         sims0, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
-                                q.space))
+                                q.space),
+        confidence.word_shortfall(asked.word_vectors, idx.sent_emb)
+        if q.space == "minilm" else 0.0)
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
