@@ -208,16 +208,12 @@ class Recording:
     def save_manifest(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
 
-    def vtt(self) -> str:
-        """WebVTT captions of the recording, one cue per sentence."""
-        return vtt_cues((s, None) for s in self.sentences)
-
 
 def vtt_cues(cues) -> str:
-    """A WebVTT file of (sentence, speaker name or None) cues."""
+    """A WebVTT file of (sentence, speaker name or None) cues, one per sentence."""
     return "WEBVTT\n\n" + "\n\n".join(
-        f"{vtt_time(s.start)} --> {vtt_time(s.end)}\n" + (f"<v {name}>{s.text}</v>" if name else s.text)
-        for s, name in cues) + "\n"
+        f"{vtt_time(s.start)} --> {vtt_time(s.end)}\n"
+        + (f"<v {name}>{s.text}</v>" if name else s.text) for s, name in cues) + "\n"
 
 
 def topic_of(start: float, end: float, topics: dict[str, tuple[float, float]]) -> str:

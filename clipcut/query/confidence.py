@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .encoder import query_words  # noqa: F401  (the query words, as evidence and signals use them)
+from .encoder import query_words  # noqa: F401  (re-exported: the words signals and evidence count)
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
 # The same model fitted in the multilingual encoder's space (recordings in other languages).

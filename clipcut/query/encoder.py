@@ -116,6 +116,7 @@ agreed propose proposed part parts kind like also well whole include included in
 according overall general generally specific way ways thing things something anything
 """.split())
 
+
 def query_words(text: str) -> tuple[str, ...]:
     """The query's content words, in order, without fillers or repeats."""
     seen, out = set(), []

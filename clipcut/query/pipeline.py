@@ -132,8 +132,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         sims0, " ".join(idx.sent_text.tolist()), confidence.query_words(q.text), idx.duration,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
                                 q.space),
-        confidence.word_shortfall(asked.word_vectors, idx.sent_emb)
-        if q.space == "minilm" else 0.0)
+        confidence.word_shortfall(asked.word_vectors, idx.sent_emb))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
