@@ -164,7 +164,9 @@ def layout_index(name: str, lay: dict, tmodel, cfg, store: Path) -> Index:
                   frame_times=np.zeros(0), frame_emb=np.zeros((0, 0), np.float32),
                   audio_sec=np.zeros((0, 0), np.float32), silences=np.zeros((0, 2)),
                   scenes=np.zeros(0), sent_speaker=np.array(lay["speakers"]))
-    return Index({"video": name, "duration": lay["duration"]}, arrays)
+    # the text space, as a real index records it (clipcut.query.pipeline.text_space)
+    space = "e5" if isinstance(tmodel, models.E5Text) else "minilm"
+    return Index({"video": name, "duration": lay["duration"], "text_encoder": space}, arrays)
 
 
 def query_record(idx: Index, sent_adapted: np.ndarray, encoder, text: str, gt: list, cfg,
