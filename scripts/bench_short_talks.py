@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,33 @@ sys.path.insert(0, str(ROOT))
 
 from clipcut import api, synth  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
+
+
+@dataclass
+class Tally:
+    """What the default output showed: topic queries asked and answered, with the right
+    subject first, clips of the right and of another subject; off-topic queries asked and
+    answered."""
+
+    asked: int = 0
+    answered: int = 0
+    first_right: int = 0
+    right: int = 0
+    wrong: int = 0
+    off_asked: int = 0
+    off_answered: int = 0
+
+    def topic(self, ok: list[bool]) -> None:
+        """One topic query; ``ok``: whether each clip shown lies in the asked subject."""
+        self.asked += 1
+        self.answered += bool(ok)
+        self.first_right += bool(ok) and ok[0]
+        self.right += sum(ok)
+        self.wrong += len(ok) - sum(ok)
+
+    def off_topic(self, clips: list) -> None:
+        self.off_asked += 1
+        self.off_answered += bool(clips)
 
 
 def made(out: Path, name: str, topics: dict, voice: str = "en-us",
@@ -105,24 +133,19 @@ def folder(args) -> int:
     def subject(c) -> str:
         return synth.topic_of(c.start, c.end, subjects[Path(c.video).name])
     cfg = load_config()
-    asked = top_right = answered = first_right = right = wrong = off_answered = off_asked = 0
+    t, top_right = Tally(), 0
     for video, topics, queries, off in everything:
         for topic, texts in queries.items():
             for text in texts:
-                asked += 1
                 every = api.search(mixed, text, cfg, 5, keep_weak=True).clips
-                ok = [subject(c) == topic for c in every if not c.weak]
                 top_right += bool(every) and subject(every[0]) == topic
-                answered += bool(ok)
-                first_right += bool(ok) and ok[0]
-                right += sum(ok)
-                wrong += len(ok) - sum(ok)
+                t.topic([subject(c) == topic for c in every if not c.weak])
         for text in off:
-            off_asked += 1
-            off_answered += bool(api.search(mixed, text, cfg, 5).clips)
-    print(f"folder of {len(everything)} talks: topic queries {asked}, top clip right "
-          f"{top_right} (--all); answered {answered}, first clip right {first_right}, clips "
-          f"shown right {right}, wrong {wrong}; off-topic answered {off_answered}/{off_asked}")
+            t.off_topic(api.search(mixed, text, cfg, 5).clips)
+    print(f"folder of {len(everything)} talks: topic queries {t.asked}, top clip right "
+          f"{top_right} (--all); answered {t.answered}, first clip right {t.first_right}, "
+          f"clips shown right {t.right}, wrong {t.wrong}; off-topic answered "
+          f"{t.off_answered}/{t.off_asked}")
     return 0
 
 
@@ -139,24 +162,17 @@ def main() -> int:
     if args.which == "folder":
         return folder(args)
     cfg = load_config()
-    answered = asked = first_right = right = wrong = off_answered = off_asked = 0
+    t = Tally()
     for video, topics, queries, off in talks(args, args.which):
         for topic, texts in queries.items():
             for text in texts:
-                ok = [synth.topic_of(c.start, c.end, topics) == topic
-                      for c in api.search(video, text, cfg, 5).clips]
-                asked += 1
-                answered += bool(ok)
-                first_right += bool(ok) and ok[0]
-                right += sum(ok)
-                wrong += len(ok) - sum(ok)
+                t.topic([synth.topic_of(c.start, c.end, topics) == topic
+                         for c in api.search(video, text, cfg, 5).clips])
         for text in off:
-            off_asked += 1
-            off_answered += bool(api.search(video, text, cfg, 5).clips)
-    print(f"{args.which}: topic queries answered {answered}/{asked} (first clip right "
-          f"{first_right}); clips shown of the right "
-          f"subject {right}, of another {wrong}; off-topic queries answered "
-          f"{off_answered}/{off_asked}")
+            t.off_topic(api.search(video, text, cfg, 5).clips)
+    print(f"{args.which}: topic queries answered {t.answered}/{t.asked} (first clip right "
+          f"{t.first_right}); clips shown of the right subject {t.right}, of another "
+          f"{t.wrong}; off-topic queries answered {t.off_answered}/{t.off_asked}")
     return 0
 
 
