@@ -160,6 +160,18 @@ FOREIGN_QUERIES = {
            "delivery": "les produits n'arrivent pas à temps",
            "football": "le résultat de la partie d'hier"},
 }
+# Queries in each talk's own language about subjects none of its topics touches.
+FOREIGN_OFF_TOPIC = {
+    "es": ["los antiguos faraones egipcios y sus tumbas",
+           "tejer una bufanda de lana para el invierno",
+           "recetas de cocina con pasta"],
+    "de": ["alte ägyptische Pharaonen und ihre Gräber",
+           "einen Wollschal für den Winter stricken",
+           "Kochrezepte für Nudeln"],
+    "fr": ["les anciens pharaons égyptiens et leurs tombeaux",
+           "tricoter une écharpe en laine pour l'hiver",
+           "recettes de cuisine avec des pâtes"],
+}
 
 # A sales call between three voices: a seller (A), a customer (B) and the customer's security
 # lead (C); questions are answered by another speaker in the next turn.

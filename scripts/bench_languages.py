@@ -9,7 +9,7 @@
 lid: 9 languages x 3 voices, each a recording of a few sentences, one in three preceded by
 20 s of music-like tones; the language `clipcut index` records is compared with the truth.
 retrieval: one recording per language of clipcut.synth.FOREIGN_TOPICS (4 topics), asked
-each topic in English and in its own language, and 3 off-topic queries, through the real
+each topic in English and in its own language, and 3 off-topic queries in each, through the real
 command (`clipcut query --json --no-cut --all`): is the top clip's middle inside the topic,
 does the command exit 1 for off-topic queries and 0 for topic queries, and is what the
 default output shows (the clips not marked weak) in the topic.
@@ -140,7 +140,8 @@ def ask(video: Path, query: str) -> tuple[int, dict]:
 
 
 def retrieval(out: Path) -> int:
-    found = asked = off_ok = off_n = on_exit0 = right_first = stray = 0
+    found = asked = on_exit0 = right_first = stray = 0
+    off_ok, off_n = {True: 0, False: 0}, {True: 0, False: 0}  # by "asked in English"
     for lang, topics in synth.FOREIGN_TOPICS.items():
         video = out / f"topics-{lang}.mp4"
         manifest = video.with_suffix(".json")
@@ -171,15 +172,18 @@ def retrieval(out: Path) -> int:
             stray += sum(t != topic for t in shown)
             print(f"  {q_lang} {topic:9} -> {got:9} exit {rc} conf "
                   f"{top['confidence'] if top else 0:.3f}  {q}", flush=True)
-        for q in OFF_TOPIC:
+        for q, q_lang in [(q, "en") for q in OFF_TOPIC] + \
+                [(q, lang) for q in synth.FOREIGN_OFF_TOPIC[lang]]:
             rc, doc = ask(video, q)
             top = doc["clips"][0] if doc["clips"] else None
-            off_ok += rc == 1
-            off_n += 1
-            print(f"  off            exit {rc} conf {top['confidence'] if top else 0:.3f}  {q}")
+            off_ok[q_lang == "en"] += rc == 1
+            off_n[q_lang == "en"] += 1
+            print(f"  {q_lang} off         exit {rc} conf "
+                  f"{top['confidence'] if top else 0:.3f}  {q}")
     print(f"topic queries: top clip in the topic {found}/{asked}, exit 0 {on_exit0}/{asked} "
           f"(the default output's first clip in the topic {right_first}, clips of another "
-          f"topic in it {stray}); off-topic queries: exit 1 {off_ok}/{off_n}")
+          f"topic in it {stray}); off-topic queries: exit 1 for {off_ok[True]}/{off_n[True]} "
+          f"in English, {off_ok[False]}/{off_n[False]} in the talk's language")
     return 0
 
 

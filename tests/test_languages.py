@@ -248,3 +248,27 @@ def test_multilingual_whisper_is_joined_and_checked(tmp_path, monkeypatch):
     assert (path / "model.bin").stat().st_size == 145_217_532
     assert path.parent == tmp_path / "clipcut"
     assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]
+
+
+def test_words_of_other_languages_are_matched_whole_and_without_their_function_words():
+    from clipcut.query import retrieve
+    from clipcut.query.encoder import lexical_terms
+    from clipcut.words import function_words, tokens
+
+    # accented words stay whole and meet an unaccented spelling (ASR output often has none)
+    assert tokens("¿La información? Größe, «çà»") == ["la", "informacion", "grosse", "ca"]
+    assert lexical_terms("proteger la información") == ("proteger", "la", "informacion")
+    docs = ["nos preocupa la seguridad de la informacion de los clientes",
+            "la entrega de los productos llega con retraso"]
+    scores = retrieve.bm25(("informacion",), docs)
+    assert scores[0] > 0 and scores[1] == 0
+    # a Spanish recording's function words say nothing of its subject: only the query's
+    # other words count, and an English query word that is a Spanish function word ("son")
+    # is not heard in every Spanish transcript
+    spanish = function_words("es")
+    assert {"la", "de", "los", "son", "mas"} <= spanish and "productos" not in spanish
+    terms = tuple(t for t in lexical_terms("la entrega de los productos") if t not in spanish)
+    assert terms == ("entrega", "productos")
+    assert list(retrieve.bm25(tuple(t for t in lexical_terms("recetas de la pasta")
+                                    if t not in spanish), docs)) == [0.0, 0.0]
+    assert function_words("xx") == frozenset() and "the" in function_words("en")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ClipcutError
+from ..words import FUNCTION_WORDS
 
 PIECES = 4          # pieces of speech judged, spread over the recording
 PIECE = 30.0        # seconds in each piece (what Whisper reads at a time)
@@ -102,20 +103,7 @@ def identify(model, pcm: np.ndarray, sample_rate: int,
     return Language(code, round(score / weight, 3), "speech")
 
 
-# The commonest short words of each language (articles, pronouns, prepositions), to name the
-# language of caption text. Whisper's identifier needs audio; captions may come without it.
-_STOPWORDS = {
-    "en": "the and of to is that it in you for was this with are not have but be they",
-    "es": "el la de que y en los las por un una es con para del se no al lo como",
-    "de": "der die und das ist nicht ein eine zu den von mit sich des auf für dem im",
-    "fr": "le la les de des et est un une du que en pour pas dans ce qui sur au",
-    "it": "il di che e la per un una non sono del della gli le con si è al da",
-    "pt": "o a de que e do da em um uma para com não os as se no na por é",
-    "nl": "de het een en van is dat niet op te zijn met voor die er ook aan",
-    "pl": "i w nie na się z że do jest to jak co tak ale po od o za",
-    "sv": "och att det som en är på för med inte av till den har de jag ett",
-}
-_STOP = {code: frozenset(words.split()) for code, words in _STOPWORDS.items()}
+_STOP = {code: frozenset(words.split()) for code, words in FUNCTION_WORDS.items()}
 
 
 def from_text(text: str) -> Language | None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
+from ..words import tokens
 from .encoder import query_words  # noqa: F401  (re-exported: the words signals and evidence count)
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
@@ -50,7 +50,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()))
+    return frozenset(stem(w) for w in tokens(text))
 
 
 def words_in(words: tuple[str, ...], text: str) -> list[str]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..words import tokens
+
 # Tokens that carry no intent: function words, hedges and the wording of questions about
 # meetings ("what did the group discuss about ..."). They never receive attention.
 STOPWORDS = frozenset("""
@@ -104,7 +106,7 @@ def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
 
 
 def lexical_terms(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS)
+    return tuple(w for w in tokens(text) if w not in STOPWORDS)
 
 
 # Words that say how to ask rather than what to find ("what did the group discuss about ...").

@@ -1,10 +1,10 @@
 """Two-stage retrieval over one cache: coarse windows, then the best sentence span inside."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
+from ..words import tokens
 from ..index.windows import members  # the same membership rule the index used
 
 BM25_K1 = 1.5
@@ -22,7 +22,7 @@ def bm25(terms: tuple[str, ...], docs: list[str]) -> np.ndarray:
     scores = np.zeros(len(docs))
     if not terms or not docs:
         return scores
-    tokenized = [re.findall(r"[a-z0-9]+", d.lower()) for d in docs]
+    tokenized = [tokens(d) for d in docs]
     lengths = np.array([len(t) for t in tokenized], dtype=np.float64)
     avg = lengths.mean() if lengths.mean() > 0 else 1.0
     n = len(docs)
