@@ -1,11 +1,10 @@
 """Two-stage retrieval over one cache: coarse windows, then the best sentence span inside."""
 from __future__ import annotations
 
-
 import numpy as np
 
-from ..words import tokens
 from ..index.windows import members  # the same membership rule the index used
+from ..words import tokens
 
 BM25_K1 = 1.5
 BM25_B = 0.75
