@@ -62,3 +62,10 @@ _FUNCTION = {code: frozenset(tokens(words + " " + MORE_FUNCTION_WORDS.get(code, 
 def function_words(language: str) -> frozenset[str]:
     """The folded function words of ``language`` (empty for a language not listed)."""
     return _FUNCTION.get(language, frozenset())
+
+
+def without_function_words(words, language: str) -> tuple[str, ...]:
+    """``words`` (folded) less the function words of ``language``: what of a query can be
+    heard in a recording of that language and say something of its subject."""
+    common = function_words(language)
+    return tuple(w for w in words if w not in common)

@@ -253,7 +253,7 @@ def test_multilingual_whisper_is_joined_and_checked(tmp_path, monkeypatch):
 def test_words_of_other_languages_are_matched_whole_and_without_their_function_words():
     from clipcut.query import retrieve
     from clipcut.query.encoder import lexical_terms
-    from clipcut.words import function_words, tokens
+    from clipcut.words import function_words, tokens, without_function_words
 
     # accented words stay whole and meet an unaccented spelling (ASR output often has none)
     assert tokens("¿La información? Größe, «çà»") == ["la", "informacion", "grosse", "ca"]
@@ -267,8 +267,23 @@ def test_words_of_other_languages_are_matched_whole_and_without_their_function_w
     # is not heard in every Spanish transcript
     spanish = function_words("es")
     assert {"la", "de", "los", "son", "mas"} <= spanish and "productos" not in spanish
-    terms = tuple(t for t in lexical_terms("la entrega de los productos") if t not in spanish)
+    terms = without_function_words(lexical_terms("la entrega de los productos"), "es")
     assert terms == ("entrega", "productos")
-    assert list(retrieve.bm25(tuple(t for t in lexical_terms("recetas de la pasta")
-                                    if t not in spanish), docs)) == [0.0, 0.0]
+    assert list(retrieve.bm25(without_function_words(lexical_terms("recetas de la pasta"),
+                                                     "es"), docs)) == [0.0, 0.0]
     assert function_words("xx") == frozenset() and "the" in function_words("en")
+
+
+def test_a_recordings_function_words_are_never_credited_to_a_query(talk):
+    """A clip's evidence lists the query words heard in it: on a Spanish or German talk the
+    query's articles and conjunctions (heard in every sentence) are not among them, its
+    content word is."""
+    from clipcut.words import function_words
+
+    lang, rec, _ = talk
+    query, content = {"es": ("los camiones del almacén", "camiones"),
+                      "de": ("der Preis und die Lizenz", "preis")}[lang]
+    clips = api.search(rec.video, query, load_config(), 5, keep_weak=True).clips
+    heard = [w for c in clips for w in c.evidence.get("words", [])]
+    assert content in heard
+    assert not set(heard) & function_words(lang), heard

@@ -11,7 +11,7 @@ import numpy as np
 from ..cache import Index
 from ..config import QueryOptions
 from ..types import Clip
-from ..words import function_words
+from ..words import without_function_words
 from . import boundaries, confidence, retrieve, select, timephrase, turns
 from .encoder import EncodedQuery, normalize
 
@@ -93,9 +93,8 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     if q.learned is not None and has_text:
         win_emb, sent_emb = q.learned.adapt_text(win_emb), q.learned.adapt_text(sent_emb)
     # the recording's own function words say nothing of its subject ("son" in Spanish)
-    common = function_words(idx.meta.get("language", "en"))
-    terms = tuple(t for t in q.terms if t not in common)
-    lex = retrieve.bm25(terms, _window_texts(idx, groups)) \
+    language = idx.meta.get("language", "en")
+    lex = retrieve.bm25(without_function_words(q.terms, language), _window_texts(idx, groups)) \
         if has_text and opt.lexical_weight > 0 else np.zeros(len(wins))
 
     def text_scores(vector: np.ndarray) -> np.ndarray:
@@ -132,7 +131,7 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
     if asked is not q:
         sims0 = sent_emb @ asked.vector
         around0, baseline0 = _region_mean(sims0, mid_s, opt.region), float(np.mean(sims0))
-    words = tuple(w for w in confidence.query_words(q.text) if w not in common)
+    words = without_function_words(confidence.query_words(q.text), language)
     rec = confidence.recording_stats(
         sims0, " ".join(idx.sent_text.tolist()), words, idx.duration,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
