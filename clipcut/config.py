@@ -233,15 +233,17 @@ def _verify(cfg: Config) -> None:
         (len(cfg.query.crisp_k) > 0 and min(cfg.query.crisp_k) >= 1,
          "[query] crisp_k must list positive token counts"),
         (0 <= cfg.query.crisp_mix <= 1, "[query] crisp_mix must be in [0, 1]"),
-        (0 < cfg.query.min_len <= cfg.query.max_len, "[query] need 0 < min_len <= max_len"),
-        (cfg.query.pad >= 0, "[query] pad must be >= 0"),
+        (0 < cfg.query.min_len <= cfg.query.max_len,
+         f"the shortest clip must be over 0 and at most the longest: --min-len "
+         f"{cfg.query.min_len:g}, --max-len {cfg.query.max_len:g} ([query] min_len, max_len)"),
+        (cfg.query.pad >= 0, f"--pad ([query] pad) must be >= 0, not {cfg.query.pad:g}"),
         (min(cfg.query.turn_reach, cfg.query.turn_stretch, cfg.query.question_gap) >= 0,
          "[query] turn_reach, turn_stretch and question_gap must be >= 0"),
         (0 <= cfg.query.nms_overlap <= 1, "[query] nms_overlap must be in [0, 1]"),
         (cfg.query.region > 0 and cfg.query.region_weight >= 0,
          "[query] need region > 0 and region_weight >= 0"),
         (all(0 <= v <= 1 for v in (cfg.query.min_confidence, cfg.query.min_confidence_other)),
-         "[query] min_confidence and min_confidence_other must be in [0, 1]"),
+         "--min-confidence ([query] min_confidence, min_confidence_other) must be in [0, 1]"),
         (cfg.speakers.max_speakers >= 1, "[speakers] max_speakers must be >= 1"),
     ]
     for ok, message in checks:

@@ -275,15 +275,15 @@ def _trim(pcm: np.ndarray, level: float = 1e-3) -> np.ndarray:
     return pcm[loud[0]:loud[-1] + 1] if len(loud) else pcm
 
 
-def _say(lines: list[str], voice: str, label: str, t: float,
-         pieces: list[np.ndarray]) -> tuple[list[SynthSentence], float]:
-    """Append the lines spoken in ``voice`` (SENTENCE_PAUSE between them) to ``pieces``,
+def _say(lines: list[str], voice: str, label: str, t: float, pieces: list[np.ndarray],
+         pause: float = SENTENCE_PAUSE) -> tuple[list[SynthSentence], float]:
+    """Append the lines spoken in ``voice`` (``pause`` s between them) to ``pieces``,
     starting at ``t`` s; return their sentences (``label`` as topic) and the time after."""
     out = []
     for si, line in enumerate(lines):
         if si:
-            pieces.append(np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32))
-            t += int(SENTENCE_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+            pieces.append(np.zeros(int(pause * SAMPLE_RATE), np.float32))
+            t += int(pause * SAMPLE_RATE) / SAMPLE_RATE
         pcm = _trim(speak(line, voice))
         pieces.append(pcm)
         out.append(SynthSentence(round(t, 3), round(t + len(pcm) / SAMPLE_RATE, 3), line, label))
@@ -343,8 +343,11 @@ def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = Non
 def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
                    size: str = "320x240", fps: int | str = 25, repeat: int = 1,
                    lead: float = 1.0, moving: bool = False,
-                   preset: str = "ultrafast", voice: str = "en-us") -> Recording:
+                   preset: str = "ultrafast", voice: str = "en-us",
+                   sentence_pause: float = SENTENCE_PAUSE) -> Recording:
     """Write ``out`` (MP4: H.264 + AAC) and return what it holds, with exact times.
+    ``sentence_pause`` is the silence between a topic's sentences (fluent speech pauses
+    0.2-0.3 s at a full stop; espeak-ng reading a paragraph pauses about 0.3 s).
     ``repeat`` > 1 cycles through the topics again (for long benchmark recordings).
     ``moving`` shows every second topic as a moving test pattern instead of a still card
     (camera-like content that costs what real footage costs to decode)."""
@@ -366,7 +369,7 @@ def make_recording(out: Path, topics: dict[str, list[str]] | None = None, *,
             card_start = cut
             t += TOPIC_PAUSE
         begin = t
-        said, t = _say(lines, voice, name, t, pieces)
+        said, t = _say(lines, voice, name, t, pieces, sentence_pause)
         sentences += said
         spans[name] = (round(begin, 3), round(t, 3))
     pieces.append(np.zeros(int(lead * SAMPLE_RATE), np.float32))

@@ -54,7 +54,8 @@ def main() -> int:
         if not len(pauses):
             pcm = media.load_audio(video, cfg.audio.sample_rate, idx.duration)
             pauses = audio.pause_maps(pcm, cfg.audio, ALIGN_PAUSE)[1]
-        words, sents = make_sentences(words, idx.silences, pauses, True, cfg)
+        words, sents = make_sentences(words, idx.silences, pauses, True, cfg,
+                                      idx.meta.get("language", "en"))
         # then split where the cache's speaker turns change, as the index does
         turns = [speakers.Turn(float(a), float(b), str(s))
                  for (a, b), s in zip(idx.turns.reshape(-1, 2), idx.turn_speaker)]

@@ -66,6 +66,16 @@ def test_empty_query(tmp_path):
     assert_one_line_error(run_cli("query", tmp_path, "   "), "query is empty")
 
 
+@pytest.mark.parametrize("flags,needles", [
+    (["--min-len", "30", "--max-len", "10"], ["--min-len 30", "--max-len 10"]),
+    (["--min-len", "0"], ["--min-len 0"]),
+    (["--pad", "-1"], ["--pad", "-1"]),
+    (["--min-confidence", "2"], ["--min-confidence", "[0, 1]"]),
+])
+def test_bad_clip_settings_name_the_flags(tmp_path, flags, needles):
+    assert_one_line_error(run_cli("query", tmp_path, "pricing", *flags), *needles)
+
+
 def test_folder_without_indexed_recordings(tmp_path):
     assert_one_line_error(run_cli("query", tmp_path, "pricing"), "clipcut index")
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
+import re
 import threading
 import time
 import uuid
@@ -128,6 +130,9 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     return Plan(info, captions, caption_file, arch, weights, expected, any_asr=not asked)
 
 
+_OLD_SPLIT = re.compile(r":pauses\d+(?=:|$)")  # sentence splitting named in a transcript id
+
+
 def _asr_tail(transcript_id: str) -> str | None:
     """What of an ASR transcript id follows the model (sentence splitting, language); None
     for captions."""
@@ -187,14 +192,21 @@ def caption_turns(cues: list | None, cfg: Config) -> list[speakers.Turn]:
     return speakers.from_cues(cues) if cues and cfg.speakers.enabled else []
 
 
-def find_upgradable(video: Path, expected: dict) -> tuple[cache.Index, Path] | None:
+def find_upgradable(video: Path, p: Plan) -> tuple[cache.Index, Path] | None:
     """A cache of ``video`` that is current in everything but its speaker turns (made with
-    other speaker settings): only the turns need making."""
-    rest = {k: v for k, v in expected.items() if k not in ("schema", "speakers")}
+    other speaker settings) or the way its ASR words were split into sentences (by an older
+    release; the words are kept): only those need making again, not the transcript."""
+    rest = {k: v for k, v in p.expected.items() if k not in ("schema", "speakers")}
     for path in cache.candidates(video):
         idx = cache.load(path)
-        if idx is not None and idx.meta.get("schema") == cache.SCHEMA \
-                and cache.is_current(idx, rest):
+        if idx is None or idx.meta.get("schema") != cache.SCHEMA:
+            continue
+        meta = idx.meta
+        if len(idx.word_start):
+            have = (meta.get("models") or {}).get("transcript", "")
+            split = _OLD_SPLIT.sub(f":{sentences.ASR_SPLIT}", have)
+            meta = {**meta, "models": {**meta["models"], "transcript": split}}
+        if is_current_for(meta, dataclasses.replace(p, expected=rest)):
             idx.meta["video"] = str(video)
             return idx, path
     return None
@@ -202,23 +214,31 @@ def find_upgradable(video: Path, expected: dict) -> tuple[cache.Index, Path] | N
 
 def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Index,
             path: Path, rep: Reporter) -> IndexResult:
-    """Make the speaker turns of a cache that has everything else, and rewrite it in place.
-    Sentences that run across a change of speaker are split and the text embedded again
-    (then with a new generation, so that library rows are replaced); otherwise the
-    generation stays and library rows stay valid."""
+    """Make what ``find_upgradable`` found missing in a cache that has everything else, and
+    rewrite it in place: the speaker turns (made with other speaker settings), and the
+    sentences, made again from the kept words by the current splitting and split where the
+    turns change speaker. When the sentences change, the text is embedded again (then with a
+    new generation, so that library rows are replaced); otherwise the generation stays and
+    library rows stay valid."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     cues = caption_cues(video, p)
     turns = caption_turns(cues, cfg)
     method, pauses = "captions", idx.pauses
-    if not turns and cfg.speakers.enabled and p.info.has_audio:
+    if idx.meta.get("speakers") == p.expected["speakers"]:  # only the splitting is older
+        turns = [speakers.Turn(float(a), float(b), str(who))
+                 for (a, b), who in zip(idx.turns, idx.turn_speaker)]
+        method = idx.meta.get("speaker_method", "none")
+    elif not turns and cfg.speakers.enabled and p.info.has_audio:
         rep.start("speakers", None)
         pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
         if not len(pauses):
             pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
         turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
         rep.finish()
-    meta = {**idx.meta, "speakers": p.expected["speakers"], **_speaker_meta(turns, method)}
+    transcript_id = _OLD_SPLIT.sub(f":{sentences.ASR_SPLIT}", idx.meta["models"]["transcript"])
+    meta = {**idx.meta, "speakers": p.expected["speakers"], **_speaker_meta(turns, method),
+            "models": {**idx.meta["models"], "transcript": transcript_id}}
     arrays = dict(idx.arrays)
     sents = [Sentence(float(a), float(b), str(t))
              for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
@@ -227,8 +247,8 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     words = transcript.words_from_cues(cues, p.info.duration) if cues is not None else \
         [Word(float(a), float(b), str(t))
          for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
-    base = make_sentences(words, idx.silences, idx.pauses, cues is None, cfg)[1] if words \
-        else sents
+    base = make_sentences(words, idx.silences, idx.pauses, cues is None, cfg,
+                          idx.meta.get("language", "en"))[1] if words else sents
     split = speakers.split_at_turns(base, words, turns, pauses)
     if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
@@ -240,8 +260,12 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     arrays.update(speaker_arrays(turns, arrays["sent_start"], arrays["sent_end"]))
     path = cache.save(path, meta, arrays)
     timings["total"] = time.perf_counter() - t0
-    log.info("%s: speaker turns added to its index (%s, %d speakers)", video,
-             meta["speaker_method"], meta["speaker_count"])
+    if transcript_id != idx.meta["models"]["transcript"]:
+        log.info("%s: sentences made again from its transcript (an older release split them)",
+                 video)
+    else:
+        log.info("%s: speaker turns added to its index (%s, %d speakers)", video,
+                 meta["speaker_method"], meta["speaker_count"])
     return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
 
 
@@ -476,7 +500,7 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         found = None if req.force else find_current(video, p)
         if found:
             return IndexResult(video, found[1], found[0], built=False)
-        older = None if req.force else find_upgradable(video, p.expected)
+        older = None if req.force else find_upgradable(video, p)
         if older:
             return upgrade(video, p, cfg, req, *older, rep)
         if p.captions == "none" and not p.weights:
@@ -487,16 +511,18 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
 
 
 def make_sentences(words: list, silences: np.ndarray, pauses: np.ndarray, from_asr: bool,
-                   cfg: Config) -> tuple[list, list]:
+                   cfg: Config, language: str = "en") -> tuple[list, list]:
     """(words with edges aligned to pauses, sentences). Caption cues are sentences already;
     ASR words are split where a pause follows punctuation and the sentences widened to the
-    speech around them (``sentences.split_at_pauses``, ``extend_to_speech``)."""
+    speech around them (``sentences.split_at_pauses``, ``extend_to_speech``); how long a
+    pause that takes depends on the ``language`` (English or not)."""
     if not from_asr:
         words = sentences.align_to_silences(words, silences, cfg.asr.max_gap)
         return words, sentences.split_sentences(words, max_gap=cfg.asr.max_gap,
                                                 max_duration=cfg.asr.max_sentence)
     words = sentences.align_to_silences(words, pauses, sentences.ALIGN_PAUSE)
-    sents = sentences.split_at_pauses(words, pause=sentences.SENTENCE_PAUSE,
+    pause = sentences.SENTENCE_PAUSE if language == "en" else sentences.OTHER_SENTENCE_PAUSE
+    sents = sentences.split_at_pauses(words, pause=pause,
                                       long_pause=cfg.asr.max_gap,
                                       max_duration=cfg.asr.max_sentence, silences=pauses)
     return words, sentences.extend_to_speech(sents, pauses, sentences.EDGE_PAUSE)
@@ -572,7 +598,8 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                                           frames, stop)
             t = time.perf_counter()
             words = _words(p, cfg, req, cues, pcm, sil, lang, _Failfast(rep, frames))
-            words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg)
+            words, sents = make_sentences(words, sil, pauses, p.captions == "asr", cfg,
+                                          lang.code)
             timings["transcript"] = time.perf_counter() - t
         except BaseException:
             stop.set()  # an error or Ctrl-C: do not wait for the frames to finish

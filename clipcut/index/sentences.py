@@ -8,10 +8,17 @@ import numpy as np
 from ..types import Sentence, Word
 
 # ASR transcripts (see split_at_pauses and extend_to_speech); measured on the speech-indexed
-# validation subset with scripts/probe_sentences.py
-ASR_SPLIT = "pauses2"   # names this way of splitting in the cache's transcript id
+# validation subset with scripts/probe_sentences.py, and on fluent speech with
+# scripts/probe_fluent.py
+ASR_SPLIT = "pauses3"   # names this way of splitting in the cache's transcript id
 ALIGN_PAUSE = 0.25      # word edges are pulled out of pauses this long (s)
-SENTENCE_PAUSE = 0.35   # punctuation ends a sentence when a pause this long follows (s)
+# punctuation ends a sentence when a pause this long follows (s). English: the shortest the
+# pause map holds; read fluently, sentences part at 0.3 s (espeak-ng reading a paragraph),
+# and 0.35 s joined a whole topic into one sentence. Other languages, whose transcripts are
+# noisier: 0.35 s (0.25 s put the top clip of 3 of 24 topic queries of the generated talks
+# in a neighbouring topic, on a sentence of misheard words).
+SENTENCE_PAUSE = 0.25
+OTHER_SENTENCE_PAUSE = 0.35
 EDGE_PAUSE = 0.3        # sentence edges move out to pauses this long (s)
 
 _END = re.compile(r"[.?!…][\"')\]]*$")
