@@ -2,6 +2,7 @@
 """Sentences and clips from fluent speech: how short a pause at a full stop still ends one.
 
     python scripts/probe_fluent.py [--gaps 0.2 0.25 0.3 0.35] [--pauses 0.25 0.3 0.35]
+        [--noise AMPLITUDE] [--fixed-level]
 
 The benchmark's meetings are spoken one sentence per espeak-ng call, so every full stop is
 followed by 0.4 s or more of silence. Fluent speech pauses less: espeak-ng reading a
@@ -16,16 +17,21 @@ English) it is indexed from speech and asked:
   (exit 1) of the tests.
 
 Prints one row per (gap, pause): sentences found against the 28 spoken, then the counts.
+--noise mixes steady pink noise of that amplitude into the talk (ffmpeg's anoisesrc: 0.06
+is about -39 dBFS, 0.1 about -34: a room or a phone line, never under the -40 dBFS that
+[audio] silence_db names silent); --fixed-level measures pauses at silence_db as releases
+before the tenth sitting did, instead of following the background noise.
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import tempfile
 from pathlib import Path
 
 from clipcut import api, synth
 from clipcut.config import load_config
-from clipcut.index import sentences
+from clipcut.index import audio, sentences
 
 # query -> (topic, index of the sentence it asks about in synth.TOPICS[topic])
 ONE_SENTENCE = {
@@ -81,8 +87,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gaps", type=float, nargs="+", default=[0.2, 0.25, 0.3, 0.35])
     ap.add_argument("--pauses", type=float, nargs="+", default=[0.25, 0.3, 0.35])
+    ap.add_argument("--noise", type=float, default=0.0)
+    ap.add_argument("--fixed-level", action="store_true")
     args = ap.parse_args()
     cfg = load_config()
+    if args.fixed_level:
+        audio.silence_threshold = lambda db, floor_db: floor_db
     shipped = sentences.SENTENCE_PAUSE
     n_true = sum(len(v) for v in synth.TOPICS.values())
     print("gap  pause  sentences  one-sentence: held / evidence / answered  "
@@ -90,6 +100,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for gap in args.gaps:
             master = synth.make_recording(Path(tmp) / f"talk-{gap}.mp4", sentence_pause=gap)
+            if args.noise:
+                noisy = Path(tmp) / f"noisy-{gap}.mp4"
+                subprocess.run(
+                    ["ffmpeg", "-v", "error", "-i", master.video, "-f", "lavfi", "-i",
+                     f"anoisesrc=d={master.duration + 1:.1f}:c=pink:a={args.noise}",
+                     "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0[a]",
+                     "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", str(noisy)],
+                    check=True)
+                master = synth.Recording(str(noisy), master.duration, master.sentences,
+                                         master.topics, master.scene_cuts, master.silences)
             for pause in args.pauses:
                 folder = Path(tmp) / f"{gap}-{pause}"
                 folder.mkdir()

@@ -49,3 +49,42 @@ def test_block_wise_features_equal_the_whole_recording_at_once():
     k = 123
     rms = np.sqrt(np.mean(x[160 * k:160 * k + 400].astype(np.float64) ** 2))
     assert abs(db[k] - 20 * np.log10(rms)) < 1e-4
+
+
+def talk_with_pauses(noise_rms: float, speech_rms: float, seed: int = 0, intro: float = 0.0):
+    """``intro`` s of digital silence, then ten 1.2 s bursts of speech-like sound (a 200 Hz
+    tone, amplitude-modulated at 4 Hz as syllables are) each followed by a 0.4 s pause, over
+    steady white noise; the pauses start at 1.2, 2.8, 4.4, ... s after the intro."""
+    rng = np.random.default_rng(seed)
+    n_burst, n_pause = int(1.2 * SR), int(0.4 * SR)
+    t = np.arange(n_burst) / SR
+    burst = np.sin(2 * np.pi * 200 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    burst *= speech_rms / np.sqrt(np.mean(burst ** 2))
+    x = np.concatenate([np.concatenate([burst, np.zeros(n_pause)]) for _ in range(10)])
+    x = x + noise_rms * rng.standard_normal(x.size)
+    return np.concatenate([np.zeros(int(intro * SR)), x]).astype(np.float32)
+
+
+def test_pauses_are_found_over_background_noise_and_in_quiet_recordings():
+    from clipcut.config import load_config
+    from clipcut.index.audio import pause_maps, silence_threshold
+
+    acfg = load_config().audio
+    rms = 10 ** (-20 / 20)
+    cases = {"clean": (1e-4, rms),                     # noise at -80 dBFS, speech at -20
+             "noisy room": (10 ** (-37 / 20), rms),    # noise at -37: never under -40 dBFS
+             "quiet recording": (1e-5, 10 ** (-52 / 20)),  # speech at -52: all under -40
+             # a short exported intro of digital silence (3 % of it) does not hide the noise
+             "noisy room after a silent intro": (10 ** (-37 / 20), rms, 0.5)}
+    for name, (noise, speech, *intro) in cases.items():
+        x = talk_with_pauses(noise, speech, intro=intro[0] if intro else 0.0)
+        db = frame_db(x, SR, acfg.win_length, acfg.hop_length)
+        level = silence_threshold(db, acfg.silence_db)
+        if name == "clean":
+            assert level == acfg.silence_db  # recordings like the benchmark's are unchanged
+        _, pauses = pause_maps(x, acfg, 0.25)
+        pauses = pauses[pauses[:, 0] >= (intro[0] if intro else 0.0) + 0.5]  # not the intro
+        assert len(pauses) == 10, (name, level, pauses)  # the pause after each burst
+        starts = (intro[0] if intro else 0.0) + 1.2 + 1.6 * np.arange(10)
+        assert np.all(np.abs(pauses[:, 0] - starts) <= 0.05), (name, pauses)
+        assert np.all(np.abs(pauses[:, 1] - (starts + 0.4)) <= 0.05), (name, pauses)

@@ -141,3 +141,22 @@ def test_sentence_edges_move_out_to_the_speech_around_them():
     # never across another sentence, never further than reach
     assert extend_to_speech([Sentence(5.0, 6.0, "a")], np.array([[0.0, 1.0]]),
                             reach=1.5)[0].start == 5.0
+
+
+def test_an_overlong_asr_sentence_with_no_measured_pause_closes_at_its_last_full_stop():
+    from clipcut.index.sentences import split_at_pauses
+
+    # no pause measured anywhere (a background that never fell silent): the sentence that
+    # runs past 20 s closes at its last full stop, not word by word
+    words = [Word(i * 0.5, i * 0.5 + 0.45, "w") for i in range(15)]
+    words[-1] = Word(7.0, 7.45, "done.")
+    words += [Word(7.5 + i * 0.5, 7.95 + i * 0.5, "v") for i in range(30)]
+    sents = split_at_pauses(words, pause=0.25, long_pause=0.8, max_duration=20.0,
+                            silences=np.zeros((0, 2)))
+    assert [len(s.text.split()) for s in sents] == [15, 30]
+    # nor any full stop: at the widest gap between the recognizer's word times
+    words = [Word(i * 0.5, i * 0.5 + 0.45, "w") for i in range(15)]
+    words += [Word(7.8 + i * 0.5, 8.25 + i * 0.5, "v") for i in range(30)]
+    sents = split_at_pauses(words, pause=0.25, long_pause=0.8, max_duration=20.0,
+                            silences=np.zeros((0, 2)))
+    assert [len(s.text.split()) for s in sents] == [15, 30]

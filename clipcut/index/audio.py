@@ -119,12 +119,44 @@ def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length:
     return out
 
 
+# How pauses are told from speech; a cache records it (its pause maps are measured again, and
+# what depends on them made again, when it differs). "levels2": the silence level follows the
+# recording's background noise and loudness (silence_threshold).
+PAUSES = "levels2"
+NOISE_MARGIN = 8.0    # silence lies at most this far over the background noise (dB)
+DIGITAL_SILENCE = -90.0  # frames under this level count as this level (dBFS)
+QUIET_MARGIN = 15.0   # speech whose loud frames come closer than this to [audio] silence_db
+                      # is a quiet recording (dB)
+
+
+def silence_threshold(db: np.ndarray, floor_db: float) -> float:
+    """The level (dBFS) under which a frame of a recording is silent: ``floor_db`` ([audio]
+    silence_db) for a recording with a quiet background and speech well above it. Where
+    steady background noise (the quietest 5 % of frames) comes within NOISE_MARGIN of it
+    (a room, a phone line: nothing was ever under -40 dBFS), silence is what stays within
+    NOISE_MARGIN of the noise, and never over halfway to the loud frames (the loudest 5 %);
+    in a quiet recording (loud frames within QUIET_MARGIN of ``floor_db``), halfway. (Digital
+    silence over 5 % of a recording, a long silent intro, hides the noise under its speech.)"""
+    if not db.size:
+        return floor_db
+    noise, loud = (float(v) for v in np.percentile(db, [5, 95]))
+    noise = max(noise, DIGITAL_SILENCE)  # digital silence counts as very quiet, not -200 dB
+    halfway = (noise + loud) / 2
+    if noise + NOISE_MARGIN > floor_db:
+        return min(noise + NOISE_MARGIN, halfway)
+    if loud < floor_db + QUIET_MARGIN:
+        return halfway
+    return floor_db
+
+
 def pause_maps(audio: np.ndarray, acfg, fine: float) -> tuple[np.ndarray, np.ndarray]:
     """(silence map: runs over ``acfg.silence_min`` s, pause map: runs over ``fine`` s) of
-    decoded audio, from one pass over its levels (``acfg``: the [audio] options)."""
+    decoded audio, from one pass over its levels (``acfg``: the [audio] options), silent
+    under ``silence_threshold``."""
     db = frame_db(audio, acfg.sample_rate, acfg.win_length, acfg.hop_length)
-    return (silences(db, acfg.hop_length, acfg.silence_db, acfg.silence_min),
-            silences(db, acfg.hop_length, acfg.silence_db, fine))
+    level = silence_threshold(db, acfg.silence_db)
+    return (silences(db, acfg.hop_length, level, acfg.silence_min),
+            silences(db, acfg.hop_length, level, fine))
 
 
 def silences(db: np.ndarray, hop_length: float, threshold_db: float = -40.0,

@@ -121,6 +121,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
                    "multilingual": f"{models.MULTILINGUAL_WHISPER_ID}+{models.MULTILINGUAL_TEXT_ID}"},
         "config": cfg.index_digest(asr=captions == "asr"),
         "speakers": speaker_key(cfg),
+        "pauses": audio_stage.PAUSES,   # how pauses are measured
     }
     if weights or not info.has_video:
         # Only weights asked for make a cache stale; without them, a cache built with visual
@@ -194,9 +195,10 @@ def caption_turns(cues: list | None, cfg: Config) -> list[speakers.Turn]:
 
 def find_upgradable(video: Path, p: Plan) -> tuple[cache.Index, Path] | None:
     """A cache of ``video`` that is current in everything but its speaker turns (made with
-    other speaker settings) or the way its ASR words were split into sentences (by an older
-    release; the words are kept): only those need making again, not the transcript."""
-    rest = {k: v for k, v in p.expected.items() if k not in ("schema", "speakers")}
+    other speaker settings), its pause maps or the way its ASR words were split into
+    sentences (by an older release; the words are kept): only those need making again, not
+    the transcript."""
+    rest = {k: v for k, v in p.expected.items() if k not in ("schema", "speakers", "pauses")}
     for path in cache.candidates(video):
         idx = cache.load(path)
         if idx is None or idx.meta.get("schema") != cache.SCHEMA:
@@ -215,31 +217,40 @@ def find_upgradable(video: Path, p: Plan) -> tuple[cache.Index, Path] | None:
 def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Index,
             path: Path, rep: Reporter) -> IndexResult:
     """Make what ``find_upgradable`` found missing in a cache that has everything else, and
-    rewrite it in place: the speaker turns (made with other speaker settings), and the
-    sentences, made again from the kept words by the current splitting and split where the
-    turns change speaker. When the sentences change, the text is embedded again (then with a
-    new generation, so that library rows are replaced); otherwise the generation stays and
-    library rows stay valid."""
+    rewrite it in place: the pause maps (measured again when an older release measured
+    them), the speaker turns (made with other speaker settings, or diarized at pauses that
+    moved), and the sentences, made again from the kept words by the current splitting and
+    split where the turns change speaker. When the sentences change, the text is embedded
+    again (then with a new generation, so that library rows are replaced); otherwise the
+    generation stays and library rows stay valid."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     cues = caption_cues(video, p)
-    turns = caption_turns(cues, cfg)
-    method, pauses = "captions", idx.pauses
-    if idx.meta.get("speakers") == p.expected["speakers"]:  # only the splitting is older
-        turns = [speakers.Turn(float(a), float(b), str(who))
+    sil, pauses, pcm, remeasured = idx.silences, idx.pauses, None, False
+    if idx.meta.get("pauses") != audio_stage.PAUSES and p.info.has_audio:
+        pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
+        sil, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
+        remeasured = not (np.array_equal(sil, idx.silences)
+                          and np.array_equal(pauses, idx.pauses))
+    turns, method = caption_turns(cues, cfg), "captions"
+    if idx.meta.get("speakers") == p.expected["speakers"] and not (
+            remeasured and idx.meta.get("speaker_method") == "voices"):
+        turns = [speakers.Turn(float(a), float(b), str(who))  # the turns it has stay
                  for (a, b), who in zip(idx.turns, idx.turn_speaker)]
         method = idx.meta.get("speaker_method", "none")
     elif not turns and cfg.speakers.enabled and p.info.has_audio:
         rep.start("speakers", None)
-        pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
+        if pcm is None:
+            pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
         if not len(pauses):
             pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
         turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
         rep.finish()
     transcript_id = _OLD_SPLIT.sub(f":{sentences.ASR_SPLIT}", idx.meta["models"]["transcript"])
     meta = {**idx.meta, "speakers": p.expected["speakers"], **_speaker_meta(turns, method),
-            "models": {**idx.meta["models"], "transcript": transcript_id}}
-    arrays = dict(idx.arrays)
+            "models": {**idx.meta["models"], "transcript": transcript_id},
+            "pauses": audio_stage.PAUSES}
+    arrays = {**idx.arrays, "silences": sil, "pauses": pauses}
     sents = [Sentence(float(a), float(b), str(t))
              for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)]
     # the sentences are made again from the words (splits of earlier turns undone), then
@@ -247,8 +258,12 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     words = transcript.words_from_cues(cues, p.info.duration) if cues is not None else \
         [Word(float(a), float(b), str(t))
          for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
-    base = make_sentences(words, idx.silences, idx.pauses, cues is None, cfg,
-                          idx.meta.get("language", "en"))[1] if words else sents
+    aligned, base = make_sentences(words, sil, pauses, cues is None, cfg,
+                                   idx.meta.get("language", "en")) if words else (words, sents)
+    if remeasured and words:  # word edges pulled out of the pauses now measured
+        words = aligned
+        arrays.update({"word_start": np.array([w.start for w in words], np.float64),
+                       "word_end": np.array([w.end for w in words], np.float64)})
     split = speakers.split_at_turns(base, words, turns, pauses)
     if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
         t = time.perf_counter()
@@ -260,12 +275,17 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     arrays.update(speaker_arrays(turns, arrays["sent_start"], arrays["sent_end"]))
     path = cache.save(path, meta, arrays)
     timings["total"] = time.perf_counter() - t0
-    if transcript_id != idx.meta["models"]["transcript"]:
+    if remeasured:
+        log.info("%s: pauses measured again (the release that indexed it missed pauses over "
+                 "background noise), and the sentences and speakers made again", video)
+    elif transcript_id != idx.meta["models"]["transcript"]:
         log.info("%s: sentences made again from its transcript (an older release split them)",
                  video)
-    else:
+    elif meta["speakers"] != idx.meta.get("speakers"):
         log.info("%s: speaker turns added to its index (%s, %d speakers)", video,
                  meta["speaker_method"], meta["speaker_count"])
+    else:
+        log.info("%s: index brought up to date (its pauses measured again, unchanged)", video)
     return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
 
 

@@ -123,10 +123,24 @@ def split_at_pauses(words: list[Word], *, pause: float = 0.25, long_pause: float
             else:
                 gaps.append(g)
                 if word.end - current[0].start > max_duration:
-                    flush(int(np.argmax(gaps)) + 1)
+                    flush(_closing_point(current, gaps, word))
         current.append(word)
     flush(len(current))
     return sentences
+
+
+def _closing_point(current: list[Word], gaps: list[float], after: Word) -> int:
+    """How many words of an overlong sentence ``current`` (``gaps``: the measured pause after
+    each, the last one's before ``after``) close it: up to its longest measured pause; with
+    none measured (a recording whose background never fell silent), up to its last final
+    punctuation mark, else up to the longest gap between the recognizer's word times."""
+    if max(gaps) > 0:
+        return int(np.argmax(gaps)) + 1
+    marks = [i for i, w in enumerate(current) if _END.search(w.text)]
+    if marks:
+        return marks[-1] + 1
+    nexts = [w.start for w in current[1:]] + [after.start]
+    return int(np.argmax([b - w.end for w, b in zip(current, nexts)])) + 1
 
 
 def extend_to_speech(sents: list[Sentence], silences: np.ndarray, min_silence: float = 0.0,
