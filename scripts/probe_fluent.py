@@ -104,7 +104,7 @@ def main() -> int:
                 noisy = Path(tmp) / f"noisy-{gap}.mp4"
                 subprocess.run(
                     ["ffmpeg", "-v", "error", "-i", master.video, "-f", "lavfi", "-i",
-                     f"anoisesrc=d={master.duration + 1:.1f}:c=pink:a={args.noise}",
+                     f"anoisesrc=d={master.duration + 1:.1f}:c=pink:a={args.noise}:seed=1",
                      "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0[a]",
                      "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", str(noisy)],
                     check=True)

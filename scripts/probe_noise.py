@@ -67,7 +67,7 @@ def main() -> int:
         n_true = sum(len(t.sentences) for t in conv.turns)
         for amp in args.noise:
             video = Path(tmp) / f"call-{amp}.mp4"
-            graph = (f"anoisesrc=d={conv.duration + 1:.1f}:c=pink:a={amp}[n];"
+            graph = (f"anoisesrc=d={conv.duration + 1:.1f}:c=pink:a={amp}:seed=1[n];"
                      "[0:a][n]amix=inputs=2:duration=first:normalize=0[a]") if amp else "[0:a]anull[a]"
             subprocess.run(["ffmpeg", "-v", "error", "-i", conv.video, "-filter_complex", graph,
                             "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac",

@@ -276,8 +276,8 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     path = cache.save(path, meta, arrays)
     timings["total"] = time.perf_counter() - t0
     if remeasured:
-        log.info("%s: pauses measured again (the release that indexed it missed pauses over "
-                 "background noise), and the sentences and speakers made again", video)
+        log.info("%s: pauses measured again (an older release missed them under background "
+                 "noise or in quiet sound), and the sentences and speakers made again", video)
     elif transcript_id != idx.meta["models"]["transcript"]:
         log.info("%s: sentences made again from its transcript (an older release split them)",
                  video)
