@@ -88,3 +88,15 @@ def test_pauses_are_found_over_background_noise_and_in_quiet_recordings():
         starts = (intro[0] if intro else 0.0) + 1.2 + 1.6 * np.arange(10)
         assert np.all(np.abs(pauses[:, 0] - starts) <= 0.05), (name, pauses)
         assert np.all(np.abs(pauses[:, 1] - (starts + 0.4)) <= 0.05), (name, pauses)
+
+
+def test_a_dc_offset_is_not_sound():
+    from clipcut.config import load_config
+    from clipcut.index.audio import pause_maps
+
+    acfg = load_config().audio
+    clean = talk_with_pauses(1e-4, 0.1)
+    # a faulty microphone's offset of 0.05 (-26 dBFS) in every pause; a codec's trace left alone
+    for dc in (0.05, 0.001):
+        _, pauses = pause_maps(clean + np.float32(dc), acfg, 0.25)
+        assert np.array_equal(pauses, pause_maps(clean, acfg, 0.25)[1]), (dc, pauses)

@@ -100,9 +100,9 @@ def per_second_log_mel(audio: np.ndarray, sample_rate: int, n_mels: int, win_len
 
 
 def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length: float,
-             block: float = BLOCK) -> np.ndarray:
-    """Level of each analysis frame in dBFS (RMS; a full-scale square wave is 0 dBFS),
-    ``block`` seconds at a time."""
+             block: float = BLOCK, offset: float = 0.0) -> np.ndarray:
+    """Level of each analysis frame in dBFS (RMS; a full-scale square wave is 0 dBFS) of
+    ``audio`` less ``offset`` (a DC offset), ``block`` seconds at a time."""
     n, hop = _frame_params(sample_rate, win_length, hop_length)
     block = max(1, int(round(block / hop_length)))  # frames
     if audio.size < n:
@@ -111,7 +111,7 @@ def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length:
     out = np.empty(n_frames, dtype=np.float32)
     for f0 in range(0, n_frames, block):
         f1 = min(f0 + block, n_frames)
-        seg = audio[f0 * hop:(f1 - 1) * hop + n].astype(np.float64)
+        seg = audio[f0 * hop:(f1 - 1) * hop + n].astype(np.float64) - offset
         csum = np.concatenate([[0.0], np.cumsum(seg * seg)])  # running sum of squares
         starts = hop * np.arange(f1 - f0)
         rms = np.sqrt(np.maximum(csum[starts + n] - csum[starts], 0.0) / n)
@@ -152,8 +152,12 @@ def silence_threshold(db: np.ndarray, floor_db: float) -> float:
 def pause_maps(audio: np.ndarray, acfg, fine: float) -> tuple[np.ndarray, np.ndarray]:
     """(silence map: runs over ``acfg.silence_min`` s, pause map: runs over ``fine`` s) of
     decoded audio, from one pass over its levels (``acfg``: the [audio] options), silent
-    under ``silence_threshold``."""
-    db = frame_db(audio, acfg.sample_rate, acfg.win_length, acfg.hop_length)
+    under ``silence_threshold``. A DC offset loud enough to count as sound in every pause
+    (within 10 dB of [audio] silence_db; a faulty microphone's) is taken out first."""
+    offset = float(np.mean(audio, dtype=np.float64)) if audio.size else 0.0
+    if 20 * np.log10(abs(offset) + EPS) < acfg.silence_db - 10:
+        offset = 0.0  # a trace of DC (the codec's) is left alone: every level stays as it was
+    db = frame_db(audio, acfg.sample_rate, acfg.win_length, acfg.hop_length, offset=offset)
     level = silence_threshold(db, acfg.silence_db)
     return (silences(db, acfg.hop_length, level, acfg.silence_min),
             silences(db, acfg.hop_length, level, fine))
