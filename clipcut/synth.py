@@ -317,6 +317,22 @@ def _write_video(out: Path, audio: np.ndarray, cards: list[tuple[str, float]], s
                        check=True, capture_output=True)
 
 
+def remix_audio(src: str | Path, out: Path, audio_filter: str) -> None:
+    """Write ``out``: ``src`` with its picture as is and its sound passed through an ffmpeg
+    filter graph (``[0:a]`` in, ``[a]`` out), e.g. NOISE or ``[0:a]volume=0.02[a]``."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+                    "-filter_complex", audio_filter, "-map", "0:v", "-map", "[a]",
+                    "-c:v", "copy", "-c:a", "aac", str(out)], check=True, capture_output=True)
+
+
+def noise(duration: float, amplitude: float, seed: int = 1) -> str:
+    """The filter graph for ``remix_audio`` that mixes steady pink noise into the sound
+    (ffmpeg's anoisesrc amplitude: 0.06 is about -39 dBFS, 0.1 about -34, 0.15 about -30; a
+    room or a phone line, never under -40 dBFS), seeded so that a run repeats."""
+    return (f"anoisesrc=d={duration + 1:.1f}:c=pink:a={amplitude}:seed={seed}[n];"
+            "[0:a][n]amix=inputs=2:duration=first:normalize=0[a]")
+
+
 def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = None, *,
                       voices: dict[str, str] | None = None, lead: float = 1.0,
                       size: str = "320x240", fps: int | str = 25) -> Conversation:

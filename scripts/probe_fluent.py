@@ -25,7 +25,7 @@ before the tenth sitting did, instead of following the background noise.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -102,21 +102,14 @@ def main() -> int:
             master = synth.make_recording(Path(tmp) / f"talk-{gap}.mp4", sentence_pause=gap)
             if args.noise:
                 noisy = Path(tmp) / f"noisy-{gap}.mp4"
-                subprocess.run(
-                    ["ffmpeg", "-v", "error", "-i", master.video, "-f", "lavfi", "-i",
-                     f"anoisesrc=d={master.duration + 1:.1f}:c=pink:a={args.noise}:seed=1",
-                     "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=first:normalize=0[a]",
-                     "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", str(noisy)],
-                    check=True)
-                master = synth.Recording(str(noisy), master.duration, master.sentences,
-                                         master.topics, master.scene_cuts, master.silences)
+                synth.remix_audio(master.video, noisy, synth.noise(master.duration, args.noise))
+                master = dataclasses.replace(master, video=str(noisy))
             for pause in args.pauses:
                 folder = Path(tmp) / f"{gap}-{pause}"
                 folder.mkdir()
                 video = folder / "talk.mp4"
                 video.hardlink_to(master.video)
-                rec = synth.Recording(str(video), master.duration, master.sentences,
-                                      master.topics, master.scene_cuts, master.silences)
+                rec = dataclasses.replace(master, video=str(video))
                 sentences.SENTENCE_PAUSE = pause
                 try:
                     n_sent = len(api.index_video(video, cfg).index.sent_start)

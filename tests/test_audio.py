@@ -71,21 +71,22 @@ def test_pauses_are_found_over_background_noise_and_in_quiet_recordings():
 
     acfg = load_config().audio
     rms = 10 ** (-20 / 20)
-    cases = {"clean": (1e-4, rms),                     # noise at -80 dBFS, speech at -20
-             "noisy room": (10 ** (-37 / 20), rms),    # noise at -37: never under -40 dBFS
-             "quiet recording": (1e-5, 10 ** (-52 / 20)),  # speech at -52: all under -40
-             # a short exported intro of digital silence (3 % of it) does not hide the noise
-             "noisy room after a silent intro": (10 ** (-37 / 20), rms, 0.5)}
-    for name, (noise, speech, *intro) in cases.items():
-        x = talk_with_pauses(noise, speech, intro=intro[0] if intro else 0.0)
+    cases = {  # (noise, speech, seconds of digital silence before)
+        "clean": (1e-4, rms, 0.0),                          # noise at -80 dBFS, speech at -20
+        "noisy room": (10 ** (-37 / 20), rms, 0.0),         # noise at -37: never under -40
+        "quiet recording": (1e-5, 10 ** (-52 / 20), 0.0),   # speech at -52: all under -40
+        # a short exported intro of digital silence (3 % of it) does not hide the noise
+        "noisy room after a silent intro": (10 ** (-37 / 20), rms, 0.5)}
+    for name, (noise, speech, intro) in cases.items():
+        x = talk_with_pauses(noise, speech, intro=intro)
         db = frame_db(x, SR, acfg.win_length, acfg.hop_length)
         level = silence_threshold(db, acfg.silence_db)
         if name == "clean":
             assert level == acfg.silence_db  # recordings like the benchmark's are unchanged
         _, pauses = pause_maps(x, acfg, 0.25)
-        pauses = pauses[pauses[:, 0] >= (intro[0] if intro else 0.0) + 0.5]  # not the intro
+        pauses = pauses[pauses[:, 0] >= intro + 0.5]  # not the intro
         assert len(pauses) == 10, (name, level, pauses)  # the pause after each burst
-        starts = (intro[0] if intro else 0.0) + 1.2 + 1.6 * np.arange(10)
+        starts = intro + 1.2 + 1.6 * np.arange(10)
         assert np.all(np.abs(pauses[:, 0] - starts) <= 0.05), (name, pauses)
         assert np.all(np.abs(pauses[:, 1] - (starts + 0.4)) <= 0.05), (name, pauses)
 

@@ -4,15 +4,16 @@ over steady background noise (never under -40 dBFS) or recorded quietly (all of 
 -40 dBFS) is still split into its sentences, so a query about one sentence gets that sentence
 as its evidence; and a cache whose sentences or pauses an older release made is made again
 from its kept words, not transcribed again."""
+import dataclasses
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from clipcut import cache
-from clipcut.synth import TOPICS, make_recording
+from clipcut.index.sentences import ASR_SPLIT
+from clipcut.synth import TOPICS, make_recording, noise, remix_audio
 
 from .conftest import query_json, run_cli
 
@@ -34,14 +35,11 @@ def cached(video) -> cache.Index:
 
 
 def remix(rec, out: Path, audio_filter: str):
-    """``rec`` with its sound passed through an ffmpeg filter graph ([0:a] in, [a] out)."""
-    subprocess.run(["ffmpeg", "-v", "error", "-i", rec.video, "-filter_complex", audio_filter,
-                    "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", str(out)],
-                   check=True)
+    """``rec`` with its sound passed through an ffmpeg filter graph, indexed."""
+    remix_audio(rec.video, out, audio_filter)
     proc = run_cli("index", out)
     assert proc.returncode == 0, proc.stderr
-    return type(rec)(str(out), rec.duration, rec.sentences, rec.topics, rec.scene_cuts,
-                     rec.silences)
+    return dataclasses.replace(rec, video=str(out))
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +54,7 @@ def read(tmp_path_factory):
 def noisy(read, tmp_path_factory):
     # pink noise at about -36 dBFS: a room, a phone line
     return remix(read, tmp_path_factory.mktemp("noisy") / "talk.mp4",
-                 f"anoisesrc=d={read.duration + 1:.1f}:c=pink:a=0.08:seed=7[n];"
-                 "[0:a][n]amix=inputs=2:duration=first:normalize=0[a]")
+                 noise(read.duration, 0.08, seed=7))
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +102,9 @@ def test_a_cache_split_by_an_older_release_is_split_again_without_asr(fluent, tm
     # an older release's cache: its transcript id names the older splitting, its sentences
     # are one per topic, and one word is misheard so that a new transcript would show
     transcript = idx.meta["models"]["transcript"]
-    assert ":pauses3" in transcript
+    assert f":{ASR_SPLIT}" in transcript
     meta = {**idx.meta, "models": {**idx.meta["models"],
-                                   "transcript": transcript.replace(":pauses3", ":pauses2")}}
+                                   "transcript": transcript.replace(f":{ASR_SPLIT}", ":pauses2")}}
     words = [str(w) for w in idx.word_text]
     k = next(i for i, w in enumerate(words) if w.lower().startswith("jupiter"))
     words[k] = "Jubiter."

@@ -131,7 +131,12 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     return Plan(info, captions, caption_file, arch, weights, expected, any_asr=not asked)
 
 
-_OLD_SPLIT = re.compile(r":pauses\d+(?=:|$)")  # sentence splitting named in a transcript id
+_SPLIT_NAME = re.compile(r":pauses\d+(?=:|$)")  # the sentence splitting a transcript id names
+
+
+def _split_now(transcript_id: str) -> str:
+    """``transcript_id`` naming the current sentence splitting (its words are the same)."""
+    return _SPLIT_NAME.sub(f":{sentences.ASR_SPLIT}", transcript_id)
 
 
 def _asr_tail(transcript_id: str) -> str | None:
@@ -204,10 +209,10 @@ def find_upgradable(video: Path, p: Plan) -> tuple[cache.Index, Path] | None:
         if idx is None or idx.meta.get("schema") != cache.SCHEMA:
             continue
         meta = idx.meta
-        if len(idx.word_start):
-            have = (meta.get("models") or {}).get("transcript", "")
-            split = _OLD_SPLIT.sub(f":{sentences.ASR_SPLIT}", have)
-            meta = {**meta, "models": {**meta["models"], "transcript": split}}
+        if len(idx.word_start):  # the words are kept: they can be split again
+            ids = meta.get("models") or {}
+            meta = {**meta, "models": {**ids,
+                                       "transcript": _split_now(ids.get("transcript", ""))}}
         if is_current_for(meta, dataclasses.replace(p, expected=rest)):
             idx.meta["video"] = str(video)
             return idx, path
@@ -242,11 +247,9 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
         rep.start("speakers", None)
         if pcm is None:
             pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
-        if not len(pauses):
-            pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)[1]
         turns, method = _diarize(pcm, pauses, p.info.duration, cfg, timings), "voices"
         rep.finish()
-    transcript_id = _OLD_SPLIT.sub(f":{sentences.ASR_SPLIT}", idx.meta["models"]["transcript"])
+    transcript_id = _split_now(idx.meta["models"]["transcript"])
     meta = {**idx.meta, "speakers": p.expected["speakers"], **_speaker_meta(turns, method),
             "models": {**idx.meta["models"], "transcript": transcript_id},
             "pauses": audio_stage.PAUSES}
@@ -265,7 +268,9 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
         arrays.update({"word_start": np.array([w.start for w in words], np.float64),
                        "word_end": np.array([w.end for w in words], np.float64)})
     split = speakers.split_at_turns(base, words, turns, pauses)
-    if [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text) for x in sents]:
+    resplit = [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text)
+                                                            for x in sents]
+    if resplit:
         t = time.perf_counter()
         tmodel = models.load_multilingual_text_model() if idx.meta["text_encoder"] == "e5" \
             else models.load_text_model(req.text_model or cfg.text.model)  # as it was built
@@ -278,14 +283,14 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     if remeasured:
         log.info("%s: pauses measured again (an older release missed them under background "
                  "noise or in quiet sound), and the sentences and speakers made again", video)
-    elif transcript_id != idx.meta["models"]["transcript"]:
-        log.info("%s: sentences made again from its transcript (an older release split them)",
-                 video)
     elif meta["speakers"] != idx.meta.get("speakers"):
         log.info("%s: speaker turns added to its index (%s, %d speakers)", video,
                  meta["speaker_method"], meta["speaker_count"])
+    elif resplit:
+        log.info("%s: sentences made again from its transcript (an older release split them)",
+                 video)
     else:
-        log.info("%s: index brought up to date (its pauses measured again, unchanged)", video)
+        log.info("%s: index brought up to date (nothing in it changed)", video)
     return IndexResult(video, path, cache.Index(meta, arrays), built=True, timings=timings)
 
 
