@@ -333,6 +333,30 @@ def noise(duration: float, amplitude: float, seed: int = 1) -> str:
             "[0:a][n]amix=inputs=2:duration=first:normalize=0[a]")
 
 
+# A tune (a note every quarter second, swelling twice a second, over a steady bass): loud
+# sound that is not speech and never falls silent, as a podcast's or webinar's music is.
+TUNE = ("aevalsrc='0.25*sin(2*PI*(220*pow(2,floor(mod(t*4,12))/12))*t)*(0.6+0.4*sin(2*PI*2*t))"
+        "+0.12*sin(2*PI*110*t)':s=22050:d={duration:.2f}")
+
+
+def add_music(src: str | Path, out: Path, duration: float, intro: float = 20.0,
+              outro: float = 15.0, bed: float = 0.2) -> None:
+    """Write ``out`` (sound only, e.g. .m4a): ``src``'s sound (``duration`` s) after
+    ``intro`` s of music, the music fading over 4 s to ``bed`` of its level under the speech
+    and back to full for ``outro`` s after it; so the speech starts ``intro`` s later."""
+    end = intro + duration - 0.5
+    level = (f"if(lt(t,{intro}),1,if(lt(t,{intro + 4}),1-{(1 - bed) / 4:.4f}*(t-{intro}),"
+             f"if(lt(t,{end:.2f}),{bed},1)))")
+    graph = (f"{TUNE.format(duration=intro + duration + outro)}[m0];"
+             f"[m0]volume='{level}':eval=frame[m];"
+             f"[0:a]aresample={SAMPLE_RATE},aformat=channel_layouts=mono,"
+             f"adelay={int(intro * 1000)},apad=pad_dur={outro}[t];"
+             "[m][t]amix=inputs=2:duration=shortest:normalize=0[a]")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+                    "-filter_complex", graph, "-map", "[a]", "-c:a", "aac", str(out)],
+                   check=True, capture_output=True)
+
+
 def make_conversation(out: Path, turns: list[tuple[str, list[str]]] | None = None, *,
                       voices: dict[str, str] | None = None, lead: float = 1.0,
                       size: str = "320x240", fps: int | str = 25) -> Conversation:

@@ -11,6 +11,7 @@ from clipcut.config import load_config
 from clipcut.index import speakers
 from clipcut.query import turns
 from clipcut.synth import make_conversation
+from clipcut.types import Sentence
 
 from .conftest import query_json, run_cli
 
@@ -261,3 +262,18 @@ def test_sentences_take_the_speaker_they_overlap_most():
     t = [speakers.Turn(0, 5, "S1"), speakers.Turn(5.5, 9, "S2")]
     got = speakers.label_sentences(np.array([0.5, 4.0, 9.5]), np.array([3.0, 7.0, 10.0]), t)
     assert got.tolist() == ["S1", "S2", "S2"]
+
+
+def test_turns_keep_only_the_transcribed_speech():
+    T, S = speakers.Turn, Sentence
+    # a diarized "speaker" for an intro jingle (0-20 s), one whose turn only touches the
+    # first sentence (0.5 s), then two voices, the first turn running 5 s past its last
+    # sentence (more music): the jingle's turn and speaker are gone, an edge with more
+    # than TURN_GAP s of no sentence is cut, and the labels go by first appearance again
+    found = [T(0, 20, "S1"), T(20, 21.5, "S2"), T(21.5, 34, "S3"), T(35, 40, "S4"),
+             T(41, 45, "S3")]
+    sents = [S(21.0, 24.0, "Thanks for joining."), S(24.5, 29.0, "Let us begin."),
+             S(35.5, 39.5, "Sure."), S(41.2, 44.0, "Good.")]
+    assert speakers.within_speech(found, sents) == [T(21.5, 29.0, "S1"), T(35, 40, "S2"),
+                                                     T(41, 45, "S1")]
+    assert speakers.within_speech([], sents) == []

@@ -2,7 +2,7 @@
 renders it: a talk read fluently (0.3 s at each full stop, as espeak-ng reading a paragraph),
 over steady background noise (never under -40 dBFS) or recorded quietly (all of it under
 -40 dBFS) is still split into its sentences, so a query about one sentence gets that sentence
-as its evidence; and a cache whose sentences or pauses an older release made is made again
+as its evidence; music around a call is no speaker and takes none of its words; and a cache whose sentences or pauses an older release made is made again
 from its kept words, not transcribed again."""
 import dataclasses
 import shutil
@@ -13,7 +13,7 @@ import pytest
 
 from clipcut import cache
 from clipcut.index.sentences import ASR_SPLIT
-from clipcut.synth import TOPICS, make_recording, noise, remix_audio
+from clipcut.synth import TOPICS, add_music, make_conversation, make_recording, noise, remix_audio
 
 from .conftest import query_json, run_cli
 
@@ -152,3 +152,36 @@ def test_a_cache_whose_pauses_an_older_release_missed_is_mended_without_asr(nois
     assert new.meta["pauses"] == "levels2"
     assert np.array_equal(new.pauses, idx.pauses) and len(new.sent_start) == len(idx.sent_start)
     assert list(new.word_text) == list(idx.word_text)
+
+
+INTRO = 20.0  # s of music before the call
+
+
+@pytest.fixture(scope="module")
+def podcast(tmp_path_factory):
+    """The tests' sales call (sound only) after 20 s of intro music, the music going on
+    quietly under the speech and loud again for 15 s after it."""
+    folder = tmp_path_factory.mktemp("podcast")
+    conv = make_conversation(folder / "call.mp4")
+    audio = folder / "call.m4a"
+    add_music(conv.video, audio, conv.duration, intro=INTRO)
+    proc = run_cli("index", audio)
+    assert proc.returncode == 0, proc.stderr
+    return conv, audio
+
+
+def test_music_around_a_call_is_no_speaker_and_takes_no_word(podcast):
+    conv, audio = podcast
+    idx = cached(audio)
+    # the intro and outro were a fourth "speaker", S1, and the call's first word "Thanks"
+    # was timed at 0.0 s, in the music, where the VAD had taken a note for speech
+    assert idx.meta["speaker_count"] == 3, list(zip(idx.turns.tolist(), idx.turn_speaker))
+    first, last = conv.turns[0].start + INTRO, conv.turns[-1].end + INTRO
+    assert idx.turns[0][0] >= first - 0.6 and idx.turns[-1][1] <= last + 0.6
+    assert idx.sent_start[0] >= first - 0.6 and idx.sent_end[-1] <= last + 0.6
+    assert idx.sent_text[0].startswith("Thanks for joining"), idx.sent_text[:2]
+    names = {"A": "S1", "B": "S2", "C": "S3"}
+    for t in conv.turns:
+        mid = (t.start + t.end) / 2 + INTRO
+        k = int(np.searchsorted(idx.turns[:, 0], mid, "right")) - 1
+        assert idx.turns[k][0] <= mid <= idx.turns[k][1] and idx.turn_speaker[k] == names[t.speaker]

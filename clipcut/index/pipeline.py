@@ -267,6 +267,8 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
         words = aligned
         arrays.update({"word_start": np.array([w.start for w in words], np.float64),
                        "word_end": np.array([w.end for w in words], np.float64)})
+    if method == "voices":
+        turns = speakers.within_speech(turns, base)
     split = speakers.split_at_turns(base, words, turns, pauses)
     resplit = [(x.start, x.end, x.text) for x in split] != [(x.start, x.end, x.text)
                                                             for x in sents]
@@ -381,6 +383,8 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
     words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
                                  transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),
                                  rep.update)
+    if backend != "openai-whisper":  # its VAD's chunks can misplace a word (place_strays)
+        words = transcript.place_strays(words, pcm, cfg.audio.sample_rate)
     rep.finish()
     return words
 
@@ -641,7 +645,8 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
             rep.start("speakers", None)
             voice_turns.result()
             rep.finish()
-        turns = cue_turns or (voice_turns.result() if voice_turns is not None else [])
+        turns = cue_turns or speakers.within_speech(
+            voice_turns.result() if voice_turns is not None else [], sents)
     sents = speakers.split_at_turns(sents, words, turns, pauses)
     timings.update(side)
     if info.has_video and not weights:

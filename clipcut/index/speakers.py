@@ -15,7 +15,7 @@ import numpy as np
 from ..types import Sentence, Word
 from . import voices
 
-METHOD = "pieces-spectral-lda-6"  # recorded in caches; a cache made with another method gets
+METHOD = "pieces-spectral-lda-7"  # recorded in caches; a cache made with another method gets
                               # its turns (and sentence splits) made again
 MAX_PIECE = 2.0     # longest piece of speech given one embedding (s)
 MIN_PIECE = 0.3     # shorter pieces of speech are ignored (s)
@@ -28,6 +28,7 @@ WHITEN = 16         # whitened directions of the recording's voices used to assi
 SHARPNESS = 10.0    # score scale of a piece's similarity to a speaker, per second of speech
 SWITCH = 6.0        # score price of a change of speaker between consecutive pieces
 SAME_VOICE = 0.96   # speakers whose mean voice vectors are closer than this (cosine) are one (tune_same_voice.py)
+SPOKEN = 1.0        # a diarized speaker whose turns hold less transcribed speech is dropped (s)
 SPLIT_GAP = 0.15    # a sentence is split at a change of speaker only where a pause this long is (s)
 LDA_ROUNDS = 2      # rounds of discriminant refinement
 LDA_REG = 1e-3      # ridge added to the within-speaker scatter
@@ -255,6 +256,42 @@ def diarize(pcm: np.ndarray, sample_rate: int, pauses: np.ndarray, duration: flo
     emb = piece_embeddings(pcm, sample_rate, pieces, encoder)
     lengths = np.array([b - a for a, b in pieces])
     return turns_from_pieces(pieces, cluster(emb, lengths, max_speakers))
+
+
+def within_speech(turns: list[Turn], sents: list[Sentence]) -> list[Turn]:
+    """Diarized turns cut to the speech the transcript holds. Music, a jingle or applause
+    is loud, so it is not a pause, and the diarizer gives it a voice of its own (a
+    podcast's intro music became "S1" of a one-voice talk). A turn that overlaps no sentence
+    is dropped; one that runs more than ``TURN_GAP`` s past its first or last sentence is
+    cut there (shorter edges stay: the recognizer leaves out some speech at chunk ends); a
+    speaker whose turns hold less than ``SPOKEN`` s of sentences is dropped (a sentence that
+    runs into the music overlaps it a little); the labels are numbered again by first
+    appearance."""
+    if not turns:
+        return turns
+    spans = np.array([(s.start, s.end) for s in sents], np.float64).reshape(-1, 2)
+    kept: list[Turn] = []
+    spoken: dict[str, float] = {}
+    for t in turns:
+        over = spans[(spans[:, 1] > t.start) & (spans[:, 0] < t.end)]
+        if not len(over):
+            continue
+        inside = np.minimum(over[:, 1], t.end) - np.maximum(over[:, 0], t.start)
+        spoken[t.speaker] = spoken.get(t.speaker, 0.0) + float(inside.sum())
+        first, last = float(over[0, 0]), float(over[-1, 1])
+        kept.append(Turn(first if first - t.start > TURN_GAP else t.start,
+                         last if t.end - last > TURN_GAP else t.end, t.speaker))
+    names: dict[str, str] = {}
+    out: list[Turn] = []
+    for t in kept:
+        if spoken[t.speaker] < SPOKEN:
+            continue
+        name = names.setdefault(t.speaker, f"S{len(names) + 1}")
+        if out and out[-1].speaker == name and t.start - out[-1].end <= TURN_GAP:
+            out[-1] = Turn(out[-1].start, t.end, name)
+        else:
+            out.append(Turn(t.start, t.end, name))
+    return out
 
 
 def from_cues(cues: list[tuple[float, float, str, str]]) -> list[Turn]:

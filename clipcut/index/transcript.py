@@ -176,6 +176,55 @@ def transcribe_faster_whisper(model, audio: np.ndarray, *, language: str, beam_s
     return words
 
 
+STRAY_GAP = 2.0     # a word this far before the next, which it runs on to, is checked (s)
+STRAY_SPEECH = 0.3  # it is stray when voice activity covers less than this share of it
+STRAY_LONGEST = 0.6  # a stray word moved next to the next one is given at most this long (s)
+_SENTENCE_END = re.compile(r"[.?!…。？！][\"')\]]*$")
+
+
+def voiced_share(pcm: np.ndarray, sample_rate: int, start: float, end: float) -> float:
+    """The share of [start, end] that faster-whisper's voice activity detector (Silero,
+    shipped in its wheel) takes for speech, judged over the stretch and half a second
+    around it."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if end <= start:
+        return 1.0
+    a = max(0, int((start - 0.5) * sample_rate))
+    b = min(len(pcm), int((end + 0.5) * sample_rate))
+    if b - a < sample_rate // 10:
+        return 1.0
+    spans = get_speech_timestamps(np.ascontiguousarray(pcm[a:b], np.float32),
+                                  VadOptions(speech_pad_ms=0, min_silence_duration_ms=100),
+                                  sampling_rate=sample_rate)
+    voiced = sum(max(0.0, min(end, a / sample_rate + s["end"] / sample_rate)
+                     - max(start, a / sample_rate + s["start"] / sample_rate)) for s in spans)
+    return voiced / (end - start)
+
+
+def place_strays(words: list[Word], pcm: np.ndarray, sample_rate: int) -> list[Word]:
+    """Words Whisper timed into sound that is not speech, moved to just before the words
+    they run on to. faster-whisper's VAD joins the speech it finds into chunks with the
+    sound between left out, and a word that straddles a join takes the times of the part
+    before it: an intro jingle's first note taken for 0.1 s of speech put the first word of
+    a call that starts 20 s later at 0.0 s ("Thanks" at 0.0, "for joining the call today."
+    at 21.0). Such a word lies before a gap of ``STRAY_GAP`` s or more, ends no sentence,
+    and is hardly voiced where it was timed. Runs of them move together (checked from the
+    last)."""
+    out = list(words)
+    for i in range(len(out) - 2, -1, -1):
+        w, nxt = out[i], out[i + 1]
+        if nxt.start - w.end < STRAY_GAP or _SENTENCE_END.search(w.text):
+            continue
+        if voiced_share(pcm, sample_rate, w.start, w.end) >= STRAY_SPEECH:
+            continue
+        length = min(w.end - w.start, STRAY_LONGEST)
+        out[i] = Word(round(max(nxt.start - length, w.end), 3), nxt.start, w.text)
+        log.debug("word %r moved from %.2f s to %.2f s (not voiced where it was timed)",
+                  w.text, w.start, out[i].start)
+    return out
+
+
 def transcribe_openai_whisper(model, audio: np.ndarray, *, language: str,
                               progress: Progress | None = None) -> list[Word]:
     """Words with times from openai-whisper (fp32 on the CPU)."""
