@@ -24,6 +24,7 @@ VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".m
                     ".wmv", ".flv", ".3gp"}
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 NO_FFMPEG = "ffmpeg is not installed; `apt-get install ffmpeg`"
+MIN_DELAY = 0.05  # sound starting this much or more after the file is put on its clock (s)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,24 @@ def _creation_time(container) -> float:
                 when = when.replace(tzinfo=timezone.utc)
             return when.timestamp()
     return 0.0
+
+
+def _origin(container) -> float:
+    """Where the file's clock starts (s): ffmpeg cuts, and players count, from the earliest
+    stream's start time (an MPEG-TS recording's streams start at 1.4 s, say), while decoded
+    frames carry their stream's own times."""
+    return container.start_time / 1_000_000 if container.start_time is not None else 0.0
+
+
+def audio_delay(path: Path) -> float:
+    """How long after the file's start its first audio stream begins (s): a recorder or an
+    editor that starts the sound later than the picture writes that on the stream, and
+    ffmpeg decodes the sound from its own first sample. 0 without audio."""
+    with _open(path) as container:
+        audio = next((s for s in container.streams.audio), None)
+        if audio is None or audio.start_time is None or not audio.time_base:
+            return 0.0
+        return max(0.0, float(audio.start_time * audio.time_base) - _origin(container))
 
 
 def probe(path: Path) -> MediaInfo:
@@ -121,13 +140,18 @@ def _ffmpeg(args: list[str], path: Path, what: str) -> bytes:
 
 
 def load_audio(path: Path, sample_rate: int = 16000, duration: float = 0.0) -> np.ndarray:
-    """The first audio stream as mono float32 in [-1, 1] at ``sample_rate`` Hz. The samples
-    are read straight into one array sized from ``duration`` (grown if the stream is longer),
-    so a long recording is held once, never twice."""
+    """The first audio stream as mono float32 in [-1, 1] at ``sample_rate`` Hz, on the file's
+    clock: sound that starts after the file does (``audio_delay``; under AAC's 0.05 s of
+    priming it is left alone) is preceded by that much silence, so that a time in it is a
+    time in the video. The samples are read straight into one array sized from ``duration``
+    (grown if the stream is longer), so a long recording is held once, never twice."""
     cmd = _ffmpeg_cmd(["-i", str(path.resolve()), "-map", "0:a:0", "-vn", "-sn", "-dn",
                        "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"])
-    out = np.empty(int(duration * sample_rate) + sample_rate, dtype=np.float32)
-    filled = 0  # bytes
+    delay = audio_delay(path)
+    lead = int(round(delay * sample_rate)) if delay >= MIN_DELAY else 0
+    out = np.empty(max(int(duration * sample_rate), lead) + sample_rate, dtype=np.float32)
+    out[:lead] = 0.0
+    filled = lead * out.itemsize  # bytes
     with tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
@@ -192,14 +216,16 @@ def iter_frames(path: Path, rate: float, size: int) -> Iterator[tuple[float, np.
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        origin = _origin(container)
         step = 1.0 / rate
         next_t = 0.0
         try:
             for frame in container.decode(stream):
-                if frame.time is None or frame.time + 1e-6 < next_t:
+                if frame.time is None or frame.time - origin + 1e-6 < next_t:
                     continue
-                yield float(frame.time), _crop(frame, size)
-                next_t = (int(frame.time / step + 1e-6) + 1) * step
+                t = float(frame.time) - origin
+                yield t, _crop(frame, size)
+                next_t = (int(t / step + 1e-6) + 1) * step
         except av.error.FFmpegError as exc:
             # A damaged tail: keep what decoded, say so once.
             log.warning("%s: video decoding stopped early at %.1f s (%s)", path, next_t, exc)
@@ -222,6 +248,7 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         ctx, tb = stream.codec_context, stream.time_base
+        origin = _origin(container)  # times on the file's clock
 
         def feed(packet) -> list:
             """Decoded frames (time, frame) for one packet; None drains and resets."""
@@ -235,7 +262,7 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
                 frames = []
             if packet is None:
                 ctx.flush_buffers()
-            return [(float(f.pts * tb), f) for f in frames if f.pts is not None]
+            return [(float(f.pts * tb) - origin, f) for f in frames if f.pts is not None]
 
         def group(packets: list, drain: bool = True) -> list:
             """Decoded frames of a keyframe and the packets after it (drained: then reset)."""
@@ -256,7 +283,7 @@ def sample_frames(path: Path, rate: float, size: int, change: float,
             for packet in container.demux(stream):
                 if packet.pts is None or packet.size == 0:
                     continue
-                t = float(packet.pts * tb)
+                t = float(packet.pts * tb) - origin
                 if key is None and not packet.is_keyframe:
                     if t > max_gap:
                         break  # no keyframe flags: decode in full below
