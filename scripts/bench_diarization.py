@@ -92,11 +92,11 @@ def main() -> None:
             r = der(ref, from_cache(video), timing["duration"], args.collar)
         else:
             from clipcut import models
-            from clipcut.index import audio as audio_stage, media, sentences, speakers
+            from clipcut.index import media, pipeline, speakers
             encoder = models.load_voice_encoder()
             t0 = time.perf_counter()
             pcm = media.load_audio(video, 16000, timing["duration"])
-            _, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
+            _, pauses = pipeline.measure_pauses(pcm, cfg)
             t1 = time.perf_counter()
             turns = speakers.diarize(pcm, 16000, pauses, timing["duration"], encoder,
                                      cfg.speakers.max_speakers)

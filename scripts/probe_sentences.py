@@ -23,8 +23,8 @@ import numpy as np
 
 from clipcut import cache
 from clipcut.config import load_config
-from clipcut.index import audio, media, sentences
-from clipcut.index.pipeline import make_sentences
+from clipcut.index import media, sentences
+from clipcut.index.pipeline import make_sentences, measure_pauses
 from clipcut.index.transcript import parse_captions
 from clipcut.types import Word
 
@@ -77,7 +77,7 @@ def main() -> None:
         words = [Word(float(a), float(b), str(t))
                  for a, b, t in zip(idx.word_start, idx.word_end, idx.word_text)]
         pcm = media.load_audio(video, acfg.sample_rate, idx.duration)
-        coarse, fine = audio.pause_maps(pcm, acfg, sentences.ALIGN_PAUSE)
+        coarse, fine = measure_pauses(pcm, cfg)
         pauses = {"coarse": coarse, "fine": fine}
         for name, fn in variants.items():
             sents = fn(words, pauses)

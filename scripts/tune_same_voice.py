@@ -20,7 +20,7 @@ from bench_diarization import der, reference  # noqa: E402
 
 from clipcut import models  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
-from clipcut.index import audio as audio_stage, media, sentences, speakers  # noqa: E402
+from clipcut.index import media, pipeline, speakers  # noqa: E402
 
 
 def pieces_of(video: Path, duration: float, cfg, encoder, work: Path):
@@ -28,7 +28,7 @@ def pieces_of(video: Path, duration: float, cfg, encoder, work: Path):
     path = work / f"{video.stem}.voices.npz"
     if not path.exists():
         pcm = media.load_audio(video, 16000, duration)
-        _, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
+        _, pauses = pipeline.measure_pauses(pcm, cfg)
         pieces = speakers.speech_pieces(duration, pauses)
         emb = speakers.piece_embeddings(pcm, 16000, pieces, encoder)
         np.savez(path, pieces=np.array(pieces).reshape(-1, 2), emb=emb)

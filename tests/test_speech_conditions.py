@@ -2,7 +2,8 @@
 renders it: a talk read fluently (0.3 s at each full stop, as espeak-ng reading a paragraph),
 over steady background noise (never under -40 dBFS) or recorded quietly (all of it under
 -40 dBFS) is still split into its sentences, so a query about one sentence gets that sentence
-as its evidence; music around a call is no speaker and takes none of its words; and a cache whose sentences or pauses an older release made is made again
+as its evidence; applause between two subjects ends the sentence before it; music around a
+call is no speaker and takes none of its words; and a cache whose sentences or pauses an older release made is made again
 from its kept words, not transcribed again."""
 import dataclasses
 import shutil
@@ -185,3 +186,21 @@ def test_music_around_a_call_is_no_speaker_and_takes_no_word(podcast):
         mid = (t.start + t.end) / 2 + INTRO
         k = int(np.searchsorted(idx.turns[:, 0], mid, "right")) - 1
         assert idx.turns[k][0] <= mid <= idx.turns[k][1] and idx.turn_speaker[k] == names[t.speaker]
+
+
+def test_applause_between_subjects_ends_the_sentence_before_it(recording, tmp_path):
+    # loud pink noise (about -12 dBFS) over the 2 s between the talk's four subjects, 0.2 s
+    # of silence left each side: no level calls it a pause, and Whisper ran two subjects'
+    # sentences into one across it ("... just after sunset. To bake sourdough bread ...")
+    on = "+".join(f"between(t,{a + 0.2:.2f},{b - 0.2:.2f})" for a, b in recording.silences)
+    clapped = remix(recording, tmp_path / "applause.mp4",
+                    f"anoisesrc=d={recording.duration + 1:.1f}:c=pink:a=0.5:seed=3,"
+                    f"volume=enable='not({on})':volume=0[n];"
+                    "[0:a][n]amix=inputs=2:duration=first:normalize=0[a]")
+    idx = cached(clapped.video)
+    spans = list(recording.topics.values())
+    across = [str(t) for a, b, t in zip(idx.sent_start, idx.sent_end, idx.sent_text)
+              if sum(min(b, y) - max(a, x) > 0.5 for x, y in spans) > 1]
+    assert across == [], across
+    assert len(idx.sent_start) >= len(recording.sentences) - 3
+    assert idx.meta["speaker_count"] == 1

@@ -121,8 +121,9 @@ def frame_db(audio: np.ndarray, sample_rate: int, win_length: float, hop_length:
 
 # How pauses are told from speech; a cache records it (its pause maps are measured again, and
 # what depends on them made again, when it differs). "levels2": the silence level follows the
-# recording's background noise and loudness (silence_threshold).
-PAUSES = "levels2"
+# recording's background noise and loudness (silence_threshold); "+voice": the index adds
+# the long stretches the voice activity detector finds no speech in (``vad.unvoiced``).
+PAUSES = "levels2+voice"
 NOISE_MARGIN = 8.0    # silence lies at most this far over the background noise (dB)
 DIGITAL_SILENCE = -90.0  # frames under this level count as this level (dBFS)
 QUIET_MARGIN = 15.0   # speech whose loud frames come closer than this to [audio] silence_db

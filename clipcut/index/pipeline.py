@@ -22,7 +22,7 @@ from ..types import Sentence, Word
 from . import audio as audio_stage
 from ..query import clip_text
 from . import language as lang_id
-from . import media, sentences, speakers, text, transcript, visual, voices, windows
+from . import media, sentences, speakers, text, transcript, vad, visual, voices, windows
 from .scenes import SceneCuts
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def upgrade(video: Path, p: Plan, cfg: Config, req: IndexRequest, idx: cache.Ind
     sil, pauses, pcm, remeasured = idx.silences, idx.pauses, None, False
     if idx.meta.get("pauses") != audio_stage.PAUSES and p.info.has_audio:
         pcm = media.load_audio(video, cfg.audio.sample_rate, p.info.duration)
-        sil, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
+        sil, pauses = measure_pauses(pcm, cfg)
         remeasured = not (np.array_equal(sil, idx.silences)
                           and np.array_equal(pauses, idx.pauses))
     turns, method = caption_turns(cues, cfg), "captions"
@@ -539,6 +539,20 @@ def index_video(video: str | Path, cfg: Config, req: IndexRequest = IndexRequest
         return _build(video, p, cfg, req, rep)
 
 
+def measure_pauses(pcm: np.ndarray, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(silence map, pause map) of decoded audio: quiet stretches by the levels
+    (``audio.pause_maps``), and in the pause map also the long stretches with sound but no
+    voice (``vad.unvoiced``: applause between two talks, music), so that sentences end
+    and speakers are not looked for there. Without the detector (no faster-whisper), the
+    levels alone."""
+    sil, pauses = audio_stage.pause_maps(pcm, cfg.audio, sentences.ALIGN_PAUSE)
+    try:
+        gaps = vad.unvoiced(pcm, cfg.audio.sample_rate, pauses)
+    except ImportError:
+        return sil, pauses
+    return sil, vad.with_unvoiced(pauses, gaps)
+
+
 def make_sentences(words: list, silences: np.ndarray, pauses: np.ndarray, from_asr: bool,
                    cfg: Config, language: str = "en") -> tuple[list, list]:
     """(words with edges aligned to pauses, sentences). Caption cues are sentences already;
@@ -612,7 +626,7 @@ def _build(video: Path, p: Plan, cfg: Config, req: IndexRequest, rep: Reporter) 
                 rep.start("audio", None)
                 t = time.perf_counter()
                 pcm = media.load_audio(video, acfg.sample_rate, info.duration)
-                sil, pauses = audio_stage.pause_maps(pcm, acfg, sentences.ALIGN_PAUSE)
+                sil, pauses = measure_pauses(pcm, cfg)
                 timings["decode_audio"] = time.perf_counter() - t
                 mel = pool.submit(_audio_features, pcm, cfg, info.duration, side)
                 rep.finish()

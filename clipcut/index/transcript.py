@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import MediaError
 from ..types import Word
+from . import vad
 
 log = logging.getLogger(__name__)
 
@@ -182,26 +183,6 @@ STRAY_LONGEST = 0.6  # a stray word moved next to the next one is given at most 
 _SENTENCE_END = re.compile(r"[.?!…。？！][\"')\]]*$")
 
 
-def voiced_share(pcm: np.ndarray, sample_rate: int, start: float, end: float) -> float:
-    """The share of [start, end] that faster-whisper's voice activity detector (Silero,
-    shipped in its wheel) takes for speech, judged over the stretch and half a second
-    around it."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    if end <= start:
-        return 1.0
-    a = max(0, int((start - 0.5) * sample_rate))
-    b = min(len(pcm), int((end + 0.5) * sample_rate))
-    if b - a < sample_rate // 10:
-        return 1.0
-    spans = get_speech_timestamps(np.ascontiguousarray(pcm[a:b], np.float32),
-                                  VadOptions(speech_pad_ms=0, min_silence_duration_ms=100),
-                                  sampling_rate=sample_rate)
-    voiced = sum(max(0.0, min(end, a / sample_rate + s["end"] / sample_rate)
-                     - max(start, a / sample_rate + s["start"] / sample_rate)) for s in spans)
-    return voiced / (end - start)
-
-
 def place_strays(words: list[Word], pcm: np.ndarray, sample_rate: int) -> list[Word]:
     """Words Whisper timed into sound that is not speech, moved to just before the words
     they run on to. faster-whisper's VAD joins the speech it finds into chunks with the
@@ -216,7 +197,7 @@ def place_strays(words: list[Word], pcm: np.ndarray, sample_rate: int) -> list[W
         w, nxt = out[i], out[i + 1]
         if nxt.start - w.end < STRAY_GAP or _SENTENCE_END.search(w.text):
             continue
-        if voiced_share(pcm, sample_rate, w.start, w.end) >= STRAY_SPEECH:
+        if vad.voiced_share(pcm, sample_rate, w.start, w.end) >= STRAY_SPEECH:
             continue
         length = min(w.end - w.start, STRAY_LONGEST)
         out[i] = Word(round(max(nxt.start - length, w.end), 3), nxt.start, w.text)
