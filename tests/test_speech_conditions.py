@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from clipcut import cache
+from clipcut.index.audio import PAUSES
 from clipcut.index.sentences import ASR_SPLIT
 from clipcut.synth import TOPICS, add_music, make_conversation, make_recording, noise, remix_audio
 
@@ -137,7 +138,7 @@ def test_a_cache_whose_pauses_an_older_release_missed_is_mended_without_asr(nois
     shutil.copy(noisy.video, video)
     shutil.copy(cache.sidecar_path(Path(noisy.video)), cache.sidecar_path(video))
     idx = cached(video)
-    assert idx.meta["pauses"] == "levels2" and len(idx.pauses) >= 10
+    assert idx.meta["pauses"] == PAUSES and len(idx.pauses) >= 10
     # as the release before measured it: no pause over the noise, so one sentence per topic
     meta = {k: v for k, v in idx.meta.items() if k != "pauses"}
     old = {"pauses": np.zeros((0, 2)), "silences": np.zeros((0, 2)),
@@ -150,7 +151,7 @@ def test_a_cache_whose_pauses_an_older_release_missed_is_mended_without_asr(nois
     assert proc.returncode == 0, proc.stderr
     assert "pauses measured again" in proc.stderr, proc.stderr
     new = cached(video)
-    assert new.meta["pauses"] == "levels2"
+    assert new.meta["pauses"] == PAUSES
     assert np.array_equal(new.pauses, idx.pauses) and len(new.sent_start) == len(idx.sent_start)
     assert list(new.word_text) == list(idx.word_text)
 
