@@ -46,6 +46,19 @@ def test_speaker_names_from_voice_tags_and_name_prefixes():
         ("", "it is 10:30: late")]
 
 
+def test_what_captions_say_of_sounds_is_not_text():
+    text = ("WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n[Music]\n\n"
+            "00:00:05.000 --> 00:00:08.000\n>> Welcome back to the show. (APPLAUSE)\n\n"
+            "00:00:08.000 --> 00:00:12.000\n♪ la la la ♪\n\n"
+            "00:00:12.000 --> 00:00:15.000\n[LAUGHTER] >> So the budget (the second one) was "
+            "approved (audience laughs).\n")
+    assert [(c.start, c.text) for c in parse_captions(text)] == [
+        (5.0, "Welcome back to the show."),
+        (12.0, "So the budget (the second one) was approved.")]
+    # a file of sound notes only is captions with no speech, not a malformed file
+    assert parse_captions("WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n[Music]\n") == []
+
+
 @pytest.mark.parametrize("text", ["", "WEBVTT\n\n", "not captions at all", "1\nbad --> times\nx"])
 def test_empty_or_malformed_captions_raise(text):
     with pytest.raises(MediaError):

@@ -22,6 +22,16 @@ CAPTION_EXTENSIONS = (".vtt", ".srt")
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})")
 _TAG = re.compile(r"<[^>]*>|\{[^}]*\}")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+?)\s*>")             # WebVTT <v Name>
+# What captions say of sounds, not speech ("[Music]", "(APPLAUSE)", "(laughs)", "♪ lyrics ♪"):
+# not text to search, nor a speaker's turn. Square brackets are always such notes in
+# captions; parentheses only when shouting or naming a sound (a spoken aside stays).
+_BRACKETED = re.compile(r"\[[^\[\]]{0,60}\]")
+_SOUNDS = re.compile(r"\b(music|applause|laugh\w*|cheer\w*|clap\w*|inaudible|crosstalk|silence|"
+                     r"noise|cough\w*|sigh\w*|chuckl\w*|gasp\w*|groan\w*|static|beep\w*|"
+                     r"indistinct|unintelligible|foreign|speaking \w+|sound\w*|whisper\w*)\b",
+                     re.IGNORECASE)
+_PAREN = re.compile(r"\(([^()]{1,40})\)")
+_LYRICS = re.compile(r"[♪♫][^♪♫]{0,200}[♪♫]|[♪♫]")
 _NAMED = re.compile(r"^([A-Z][\w.'\-]*(?: [A-Z0-9][\w.'\-]*){0,3}):\s+(?=\S)")  # Name: text
 
 
@@ -49,7 +59,7 @@ def parse_captions(text: str, source: object = "captions") -> list[Cue]:
     (a WebVTT voice tag ``<v Name>``, or a line starting ``Name:``).
 
     Raises MediaError when the document holds no timed cue at all."""
-    cues = []
+    cues, timed = [], 0
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
         lines = [ln for ln in block.strip("\n").split("\n")]
         for i, line in enumerate(lines):
@@ -62,21 +72,32 @@ def parse_captions(text: str, source: object = "captions") -> list[Cue]:
             body = " ".join(lines[i + 1:])
             voice = _VOICE.search(body)
             body = _TAG.sub("", body).replace("&nbsp;", " ").replace("&amp;", "&")
-            body = re.sub(r"^\s*(-|>>)\s*", "", body)
+            body = re.sub(r"^\s*(-|>>)\s*", "", without_sound_notes(body))
             body = " ".join(body.split())
             speaker = voice.group(1).strip() if voice else ""
             named = _NAMED.match(body)
             if named and not speaker:
                 speaker, body = named.group(1), body[named.end():]
             start, end = _seconds(a), _seconds(b)
+            timed += 1  # a cue of sound notes only ("[Music]") is timed but has no text
             if body and end > start:
                 cues.append(Cue(start, end, body, speaker))
             break
-    if not cues:
+    if not cues and not timed:
         raise MediaError("caption file has no timed cues; fix it or remove it to use ASR",
                          path=source)
     cues.sort(key=lambda c: (c[0], c[1]))
     return cues
+
+
+def without_sound_notes(text: str) -> str:
+    """``text`` without what captions say of sounds: "[Music]", "[speaking Spanish]",
+    "(APPLAUSE)", "(audience laughs)", "♪ la la ♪" (a parenthesis that names no sound and
+    does not shout, "(the second one)", stays)."""
+    out = _PAREN.sub(lambda m: " " if m.group(1).isupper() or _SOUNDS.search(m.group(1))
+                     else m.group(0), _LYRICS.sub(" ", _BRACKETED.sub(" ", text)))
+    # "approved (laughs)." reads "approved."
+    return re.sub(r"\s+([.,!?;:])", r"\1", out) if out != text else text
 
 
 def words_from_cues(cues: list, duration: float | None = None) -> list[Word]:
