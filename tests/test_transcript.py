@@ -51,10 +51,10 @@ def test_what_captions_say_of_sounds_is_not_text():
             "00:00:05.000 --> 00:00:08.000\n>> Welcome back to the show. (APPLAUSE)\n\n"
             "00:00:08.000 --> 00:00:12.000\n♪ la la la ♪\n\n"
             "00:00:12.000 --> 00:00:15.000\n[LAUGHTER] >> So the budget (the second one) was "
-            "approved (audience laughs).\n")
+            "approved (audience laughs). (speaking French) (speaking of it)\n")
     assert [(c.start, c.text) for c in parse_captions(text)] == [
         (5.0, "Welcome back to the show."),
-        (12.0, "So the budget (the second one) was approved.")]
+        (12.0, "So the budget (the second one) was approved. (speaking of it)")]
     # a file of sound notes only is captions with no speech, not a malformed file
     assert parse_captions("WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n[Music]\n") == []
 

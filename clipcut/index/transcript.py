@@ -26,10 +26,10 @@ _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+?)\s*>")             # WebVTT <v 
 # not text to search, nor a speaker's turn. Square brackets are always such notes in
 # captions; parentheses only when shouting or naming a sound (a spoken aside stays).
 _BRACKETED = re.compile(r"\[[^\[\]]{0,60}\]")
-_SOUNDS = re.compile(r"\b(music|applause|laugh\w*|cheer\w*|clap\w*|inaudible|crosstalk|silence|"
-                     r"noise|cough\w*|sigh\w*|chuckl\w*|gasp\w*|groan\w*|static|beep\w*|"
-                     r"indistinct|unintelligible|foreign|speaking \w+|sound\w*|whisper\w*)\b",
-                     re.IGNORECASE)
+_SOUNDS = re.compile(r"(?i:\b(music|applause|laugh\w*|cheer\w*|clap\w*|inaudible|crosstalk|"
+                     r"silence|noise|cough\w*|sigh\w*|chuckl\w*|gasp\w*|groan\w*|static|"
+                     r"beep\w*|indistinct|unintelligible|foreign|sound\w*|whisper\w*)\b)"
+                     r"|\bspeaking (?:in )?[A-Z][a-z]+\b")  # "(speaking Spanish)", not "(speaking of it)"
 _PAREN = re.compile(r"\(([^()]{1,40})\)")
 _LYRICS = re.compile(r"[♪♫][^♪♫]{0,200}[♪♫]|[♪♫]")
 _NAMED = re.compile(r"^([A-Z][\w.'\-]*(?: [A-Z0-9][\w.'\-]*){0,3}):\s+(?=\S)")  # Name: text
