@@ -383,8 +383,6 @@ def _words(p: Plan, cfg: Config, req: IndexRequest, cues: list | None,
     words = transcript.in_pieces(run, pcm, cfg.audio.sample_rate,
                                  transcript.pieces(len(pcm) / cfg.audio.sample_rate, sil),
                                  rep.update)
-    if backend != "openai-whisper":  # its VAD's chunks can misplace a word (place_strays)
-        words = transcript.place_strays(words, pcm, cfg.audio.sample_rate)
     rep.finish()
     return words
 

@@ -25,6 +25,12 @@ _END = re.compile(r"[.?!…][\"')\]]*$")
 _ABBREV = {"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e.", "etc.", "no."}
 
 
+def ends_sentence(word: str) -> bool:
+    """Whether ``word`` closes a sentence: a full stop, question or exclamation mark (or an
+    ellipsis) at its end, quotes and brackets after it allowed, not an abbreviation."""
+    return bool(_END.search(word)) and word.lower() not in _ABBREV
+
+
 def align_to_silences(words: list[Word], silences: np.ndarray, min_silence: float) -> list[Word]:
     """Pull word edges out of measured silences of at least ``min_silence`` s.
 
@@ -70,8 +76,7 @@ def split_sentences(words: list[Word], *, max_gap: float = 1.5,
                         or word.end - current[0].start > max_duration):
             flush()
         current.append(word)
-        ends = _END.search(word.text) and word.text.lower() not in _ABBREV
-        if ends:
+        if ends_sentence(word.text):
             flush()
     flush()
     return sentences
@@ -117,8 +122,7 @@ def split_at_pauses(words: list[Word], *, pause: float = 0.25, long_pause: float
     for word in words:
         if current:
             g = gap(current[-1], word)
-            ends = _END.search(current[-1].text) and current[-1].text.lower() not in _ABBREV
-            if g > long_pause or (ends and g >= pause):
+            if g > long_pause or (ends_sentence(current[-1].text) and g >= pause):
                 flush(len(current))
             else:
                 gaps.append(g)

@@ -235,8 +235,8 @@ def cluster(emb: np.ndarray, lengths: np.ndarray, max_speakers: int = 12) -> np.
 def turns_from_pieces(pieces: list[tuple[float, float]], labels: np.ndarray,
                       gap: float = TURN_GAP) -> list[Turn]:
     """Consecutive pieces of one speaker joined into turns, named S1, S2, ... by first
-    appearance."""
-    names: dict[int, str] = {}
+    appearance (``labels``: cluster numbers, or the names of turns being named again)."""
+    names: dict = {}
     out: list[Turn] = []
     for (a, b), k in zip(pieces, labels.tolist()):
         name = names.setdefault(k, f"S{len(names) + 1}")
@@ -281,17 +281,9 @@ def within_speech(turns: list[Turn], sents: list[Sentence]) -> list[Turn]:
         first, last = float(over[0, 0]), float(over[-1, 1])
         kept.append(Turn(first if first - t.start > TURN_GAP else t.start,
                          last if t.end - last > TURN_GAP else t.end, t.speaker))
-    names: dict[str, str] = {}
-    out: list[Turn] = []
-    for t in kept:
-        if spoken[t.speaker] < SPOKEN:
-            continue
-        name = names.setdefault(t.speaker, f"S{len(names) + 1}")
-        if out and out[-1].speaker == name and t.start - out[-1].end <= TURN_GAP:
-            out[-1] = Turn(out[-1].start, t.end, name)
-        else:
-            out.append(Turn(t.start, t.end, name))
-    return out
+    kept = [t for t in kept if spoken[t.speaker] >= SPOKEN]
+    return turns_from_pieces([(t.start, t.end) for t in kept],
+                             np.array([t.speaker for t in kept], dtype=object))
 
 
 def from_cues(cues: list[tuple[float, float, str, str]]) -> list[Turn]:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import MediaError
 from ..types import Word
 from . import vad
+from .sentences import ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +196,14 @@ def transcribe_faster_whisper(model, audio: np.ndarray, *, language: str, beam_s
                 words.append(Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip()))
         if progress:
             progress(float(seg.end))
-    return words
+    # its VAD joins the speech it finds into chunks, and can misplace a word at a join
+    return place_strays(words, audio, WHISPER_RATE) if vad else words
 
 
+WHISPER_RATE = 16000  # Whisper takes its audio at this rate (Hz)
 STRAY_GAP = 2.0     # a word this far before the next, which it runs on to, is checked (s)
 STRAY_SPEECH = 0.3  # it is stray when voice activity covers less than this share of it
 STRAY_LONGEST = 0.6  # a stray word moved next to the next one is given at most this long (s)
-_SENTENCE_END = re.compile(r"[.?!…。？！][\"')\]]*$")
 
 
 def place_strays(words: list[Word], pcm: np.ndarray, sample_rate: int) -> list[Word]:
@@ -216,7 +218,7 @@ def place_strays(words: list[Word], pcm: np.ndarray, sample_rate: int) -> list[W
     out = list(words)
     for i in range(len(out) - 2, -1, -1):
         w, nxt = out[i], out[i + 1]
-        if nxt.start - w.end < STRAY_GAP or _SENTENCE_END.search(w.text):
+        if nxt.start - w.end < STRAY_GAP or ends_sentence(w.text):
             continue
         if vad.voiced_share(pcm, sample_rate, w.start, w.end) >= STRAY_SPEECH:
             continue

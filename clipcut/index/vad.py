@@ -59,10 +59,10 @@ def unvoiced(pcm: np.ndarray, sample_rate: int, pauses: np.ndarray,
 
 def with_unvoiced(pauses: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     """The pause map with ``gaps`` added (overlapping stretches joined), in time order."""
-    both = np.concatenate([np.asarray(pauses, np.float64).reshape(-1, 2),
-                           np.asarray(gaps, np.float64).reshape(-1, 2)])
+    pauses = np.asarray(pauses, np.float64).reshape(-1, 2)
     if not len(gaps):
-        return np.asarray(pauses, np.float64).reshape(-1, 2)
+        return pauses
+    both = np.concatenate([pauses, np.asarray(gaps, np.float64).reshape(-1, 2)])
     both = both[np.argsort(both[:, 0], kind="stable")]
     out = [list(both[0])]
     for a, b in both[1:]:
