@@ -69,3 +69,46 @@ def without_function_words(words, language: str) -> tuple[str, ...]:
     heard in a recording of that language and say something of its subject."""
     common = function_words(language)
     return tuple(w for w in words if w not in common)
+
+
+# One spelling for English words that transcripts write two ways. Captions and people
+# typing queries write British spelling and numbers in words as often as not ("colours",
+# "discs", "five years"); the recognizer writes American spelling and digits ("colors",
+# "disks", "5 years"), so a query word missed the transcript's word for the same thing.
+# Both sides of a match go through ``spelling``, so a rule only has to be consistent: it
+# may bend a word it was not written for ("devour" -> "devor") as long as it joins no two
+# different words.
+_SPELLING = [(re.compile(p), r) for p, r in (
+    (r"^(\w{3,})our(s|ed|ing|ite|ites|able|er|ers|hood)?$", r"\1or\2"),  # colour
+    (r"^(\w{3,})is(e|es|ed|ing|ation|ations|er|ers)$", r"\1iz\2"),              # organise
+    (r"^(\w{2,})ys(e|es|ed|ing)$", r"\1yz\2"),                                 # analyse
+    (r"^(\w{2,})tre(s)?$", r"\1ter\2"),                                      # centre
+    (r"^(\w{2,})ell(ed|ing|er|ers)$", r"\1el\2"),                              # travelled
+    (r"^(\w*(?:fen|licen|offen|preten))ce(s)?$", r"\1se\2"),                   # defence
+    (r"^(\w{3,}(?:og|ag))ue(s)?$", r"\1\2"),                                   # dialogue
+    (r"^(program)me(s)?$", r"\1\2"),
+    (r"^disc(s)?$", r"disk\1"),
+)]
+_NUMBERS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_NUMBERS.update({w: str(10 * i) for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)})
+
+
+def spelling(word: str) -> str:
+    """``word`` (a folded token) in one English spelling: American, numbers as digits
+    ("colours" -> "colors", "analysed" -> "analyzed", "centre" -> "center", "discs" ->
+    "disks", "five" -> "5")."""
+    if word in _NUMBERS:
+        return _NUMBERS[word]
+    for pattern, repl in _SPELLING:
+        m = pattern.match(word)
+        if m:
+            return m.expand(repl)
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """``tokens`` in one spelling: what lexical matches compare."""
+    return [spelling(w) for w in tokens(text)]

@@ -163,6 +163,25 @@ def test_query_words_and_stems():
     assert confidence.words_in(("pricing",), "we priced it") == ["pricing"]
 
 
+def test_british_and_american_spelling_and_numbers_match_as_one_word():
+    """Captions and queries write "colours" and "five years"; the recognizer writes
+    "colors" and "5 years". Both sides are matched in one spelling, which joins no two
+    different words."""
+    from clipcut.query import retrieve
+    from clipcut.words import spelling
+    asr = "People like colors, and the remote is analyzed at the center for 5 years on disks."
+    assert confidence.words_in(("colours", "analysed", "centre", "five", "discs", "budget"), asr) == \
+        ["colours", "analysed", "centre", "five", "discs"]
+    scores = retrieve.bm25(("colours",), [asr, "The budget is tight this quarter.", "Nothing."])
+    assert scores[0] > 0 and scores[1] == scores[2] == 0
+    assert [spelling(w) for w in ("behaviour", "organisation", "travelled", "defence", "catalogue",
+                                  "programmes", "twenty")] == \
+        ["behavior", "organization", "traveled", "defense", "catalog", "programs", "20"]
+    distinct = ("hour", "four", "for", "your", "tour", "flour", "floor", "rise", "raise", "wise",
+                "disco", "league", "telling", "one", "on", "ten", "tenth")
+    assert len({spelling(w) for w in distinct}) == len(distinct)
+
+
 def test_word_shortfall_counts_only_what_the_recording_never_comes_near():
     """A recording of ordinary meeting talk (the cohort's own sentences) comes as near any
     query's words as ordinary talk does; take out the sentences nearest the words of one

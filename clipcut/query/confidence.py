@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..words import tokens
+from ..words import spelling, tokens
 from .encoder import query_words  # noqa: F401  (re-exported: the words signals and evidence count)
 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
@@ -41,7 +41,9 @@ SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean
 
 def stem(word: str) -> str:
     """A crude stem for matching query words in transcripts (``prices`` ~ ``price`` ~
-    ``priced``): a common ending and a final e dropped, at most 7 letters kept."""
+    ``priced``): in one English spelling (``words.spelling``), a common ending and a final e
+    dropped, at most 7 letters kept."""
+    word = spelling(word)
     for suffix in ("ing", "ed", "es", "s", "ly"):
         if len(word) - len(suffix) >= 3 and word.endswith(suffix) and not word.endswith("ss"):
             word = word[:-len(suffix)]

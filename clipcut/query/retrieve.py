@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..index.windows import members  # the same membership rule the index used
-from ..words import tokens
+from ..words import spelling, terms as word_terms
 
 BM25_K1 = 1.5
 BM25_B = 0.75
@@ -17,11 +17,13 @@ def window_sentences(windows: np.ndarray, sent_start: np.ndarray, sent_end: np.n
 
 
 def bm25(terms: tuple[str, ...], docs: list[str]) -> np.ndarray:
-    """Okapi BM25 of each document for the query terms (documents = window texts)."""
+    """Okapi BM25 of each document for the query terms (documents = window texts), words
+    compared in one spelling (``words.spelling``: "colours" meets "colors")."""
     scores = np.zeros(len(docs))
     if not terms or not docs:
         return scores
-    tokenized = [tokens(d) for d in docs]
+    tokenized = [word_terms(d) for d in docs]
+    terms = tuple(spelling(t) for t in terms)
     lengths = np.array([len(t) for t in tokenized], dtype=np.float64)
     avg = lengths.mean() if lengths.mean() > 0 else 1.0
     n = len(docs)
