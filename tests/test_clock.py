@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clipcut import cache
 from clipcut.index import media
 from clipcut.index.scenes import SceneCuts
 
@@ -48,6 +49,20 @@ def test_sound_that_starts_after_the_picture_is_on_the_files_clock(recording, tm
     a, b = recording.topics["astronomy"]
     clip = data["clips"][0]
     assert a + DELAY - 0.6 <= clip["start"] and clip["end"] <= b + DELAY + 1.0, (clip, a, b)
+    # a cache made before this fix timed everything from the sound's first sample (and has no
+    # clock entry): `clipcut index` rebuilds it rather than trusting it
+    [path] = [p for p in cache.candidates(video) if p.exists()]
+    idx = cache.load(path)
+    meta = {k: v for k, v in idx.meta.items() if k != "clock"}
+    cache.save(path, meta, {**idx.arrays, "sent_start": idx.sent_start - DELAY,
+                            "sent_end": idx.sent_end - DELAY})
+    proc = run_cli("index", video)
+    assert proc.returncode == 0, proc.stderr
+    rc, data, err = query_json(video, "the telescope and the planets in the night sky", "-n", "1",
+                               "--no-cut")
+    clip = data["clips"][0]
+    assert a + DELAY - 0.6 <= clip["start"] and clip["end"] <= b + DELAY + 1.0, (clip, a, b)
+    assert cache.load(path).meta["clock"] == media.CLOCK
 
 
 def test_frames_of_a_stream_starting_after_zero_are_on_the_files_clock(recording, tmp_path):

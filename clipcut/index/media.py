@@ -25,6 +25,9 @@ VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".m
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 NO_FFMPEG = "ffmpeg is not installed; `apt-get install ffmpeg`"
 MIN_DELAY = 0.05  # sound starting this much or more after the file is put on its clock (s)
+# Recorded in the cache of a file whose sound starts late (MIN_DELAY or more): caches made
+# before such sound was put on the file's clock lack it, so they are rebuilt, not trusted.
+CLOCK = "file"
 
 
 @dataclass(frozen=True)

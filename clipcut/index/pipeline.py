@@ -123,6 +123,8 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         "speakers": speaker_key(cfg),
         "pauses": audio_stage.PAUSES,   # how pauses are measured
     }
+    if info.has_audio and media.audio_delay(video) >= media.MIN_DELAY:
+        expected["clock"] = media.CLOCK  # older caches timed such sound from its first sample
     if weights or not info.has_video:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).
