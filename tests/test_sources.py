@@ -11,7 +11,8 @@ import pytest
 from clipcut import cache
 from clipcut.synth import TOPICS, make_recording
 
-from .conftest import CLIPCUT, ffprobe_duration, query_json, read_only, run_cli, write_vtt
+from .conftest import (CLIPCUT, ffprobe_duration, query_json, read_only, run_cli, write_cues,
+                       write_vtt)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,37 @@ def test_explicit_captions_flag(two_talks, tmp_path):
     idx = cache.load(cache.sidecar_path(video))
     assert idx.meta["caption_file"] == str(vtt.resolve())
     assert len(idx.sent_text) == len(a.sentences)
+
+
+def test_a_cache_that_kept_captions_sound_notes_as_words_is_rebuilt(two_talks, tmp_path):
+    """Captions that say what is heard ("[Music]") give text without the note; a cache made
+    before notes were left out (no ``caption_notes`` entry, the note among its words) is made
+    again by the next index, and a caption file without notes keeps its cache."""
+    _, a, _ = two_talks
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(Path(a.video).read_bytes())
+    cues = [(s.start, s.end, s.text) for s in a.sentences]
+    write_cues(video.with_suffix(".vtt"), [(0.0, cues[0][0], "[Music]")] + cues)
+    assert run_cli("index", video).returncode == 0
+    path = cache.sidecar_path(video)
+    idx = cache.load(path)
+    assert "[Music]" not in " ".join(idx.sent_text) and idx.meta["caption_notes"]
+    old = {k: v for k, v in idx.meta.items() if k != "caption_notes"}
+    texts = idx.sent_text.copy()
+    texts[0] = "[Music] " + str(texts[0])
+    cache.save(path, old, {**idx.arrays, "sent_text": texts})
+    proc = run_cli("index", video)
+    assert proc.returncode == 0, proc.stderr
+    again = cache.load(path)
+    assert "[Music]" not in " ".join(again.sent_text) and again.meta["caption_notes"]
+    plain = tmp_path / "plain.mp4"
+    plain.write_bytes(Path(a.video).read_bytes())
+    write_vtt(a, plain.with_suffix(".vtt"))
+    assert run_cli("index", plain).returncode == 0
+    made = cache.load(cache.sidecar_path(plain)).meta
+    assert "caption_notes" not in made
+    assert run_cli("index", plain).returncode == 0
+    assert cache.load(cache.sidecar_path(plain)).meta["created"] == made["created"]
 
 
 def test_embedded_subtitle_stream(two_talks, tmp_path):

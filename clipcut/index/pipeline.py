@@ -125,6 +125,8 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
     }
     if info.has_audio and media.audio_delay(video) >= media.MIN_DELAY:
         expected["clock"] = media.CLOCK  # older caches timed such sound from its first sample
+    if caption_file is not None and transcript.has_sound_notes(caption_file):
+        expected["caption_notes"] = transcript.NOTES  # older caches kept "[Music]" as words
     if weights or not info.has_video:
         # Only weights asked for make a cache stale; without them, a cache built with visual
         # weights earlier stays usable (a query need not repeat --visual-weights).

@@ -101,6 +101,18 @@ def without_sound_notes(text: str) -> str:
     return re.sub(r"\s+([.,!?;:])", r"\1", out) if out != text else text
 
 
+# Recorded in the cache of a recording whose caption file says what it hears ("[Music]",
+# "(APPLAUSE)"): caches made before such notes were left out of the text hold them as words
+# and are rebuilt.
+NOTES = "left-out"
+
+
+def has_sound_notes(path: Path) -> bool:
+    """Whether the caption file at ``path`` holds notes of sounds (``without_sound_notes``)."""
+    text = read_caption_file(path)
+    return without_sound_notes(text) != text
+
+
 def words_from_cues(cues: list, duration: float | None = None) -> list[Word]:
     """Words of each cue ((start, end, text, ...)), timed by character position in the cue."""
     words: list[Word] = []
