@@ -9,7 +9,9 @@ In one process (models loaded once) through the same clipcut.search() as the com
    defaults; both runs are scored by score.py next to the given baselines, and the --all
    clips give the reliability table (10 bins) and the expected calibration error;
  - off-topic queries: for each meeting, --per-other topic queries of meetings of another
-   domain (product, academic, committee), and every query of scripts/data/offtopic-val.txt.
+   domain (product, academic, committee), and every query of scripts/data/offtopic-val.txt;
+   the other-domain ones are also shown apart as generic (scripts/data/generic-topics-val.txt:
+   topics that name no subject of their domain, "Meeting close-up") and domain-specific.
 A query is answered "no match" when no clip reaches the floor (exit 1 of the command). The
 fixed threshold clipcut used before (no clip scoring 0.1) is shown from the same runs.
 """
@@ -35,6 +37,7 @@ from clipcut import api  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 
 OLD_MIN_SCORE = 0.1  # the fixed score threshold of the release before calibrated confidence
+GENERIC = ROOT / "scripts" / "data" / "generic-topics-val.txt"
 
 
 def ask(video: Path, text: str, cfg, keep_weak: bool) -> list[dict]:
@@ -126,6 +129,15 @@ def main() -> int:
         print(f"{len(off)} off-topic queries in {time.time() - t1:.0f} s", file=sys.stderr)
     groups = {"own": every} | {k: [r for r in off if r["kind"] == k]
                                for k in ("other-domain", "written")}
+    # the other-domain topics that name no subject of their domain (how a meeting runs: its
+    # opening, close, schedule; GENERIC, labelled before any result was seen) apart
+    generic = set(offtopic_list(GENERIC)) if GENERIC.exists() else set()
+    if generic and off:
+        other = groups.pop("other-domain")
+        groups["other-domain"] = other
+        groups["of it generic"] = [r for r in other if r["query"] in generic]
+        groups["of it domain-specific"] = [r for r in other if r["query"] not in generic]
+        groups["written"] = groups.pop("written")
     print("\nShare answered \"no match\"\n\n| rule | " + " | ".join(
         f"{k} ({len(v)})" for k, v in groups.items()) + " |\n|---|" + "---|" * len(groups))
     rules = [(f"score < {OLD_MIN_SCORE} (before)", "score", OLD_MIN_SCORE)] + [
