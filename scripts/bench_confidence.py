@@ -127,17 +127,15 @@ def main() -> int:
         (args.out_dir / "confidence-offtopic.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in off))
         print(f"{len(off)} off-topic queries in {time.time() - t1:.0f} s", file=sys.stderr)
-    groups = {"own": every} | {k: [r for r in off if r["kind"] == k]
-                               for k in ("other-domain", "written")}
+    other = [r for r in off if r["kind"] == "other-domain"]
+    groups = {"own": every, "other-domain": other}
     # the other-domain topics that name no subject of their domain (how a meeting runs: its
     # opening, close, schedule; GENERIC, labelled before any result was seen) apart
     generic = set(offtopic_list(GENERIC)) if GENERIC.exists() else set()
-    if generic and off:
-        other = groups.pop("other-domain")
-        groups["other-domain"] = other
+    if generic and other:
         groups["of it generic"] = [r for r in other if r["query"] in generic]
         groups["of it domain-specific"] = [r for r in other if r["query"] not in generic]
-        groups["written"] = groups.pop("written")
+    groups["written"] = [r for r in off if r["kind"] == "written"]
     print("\nShare answered \"no match\"\n\n| rule | " + " | ".join(
         f"{k} ({len(v)})" for k, v in groups.items()) + " |\n|---|" + "---|" * len(groups))
     rules = [(f"score < {OLD_MIN_SCORE} (before)", "score", OLD_MIN_SCORE)] + [

@@ -33,6 +33,7 @@ def test_sound_that_starts_after_the_picture_is_on_the_files_clock(recording, tm
     video = _remux(["-i", recording.video, "-itsoffset", DELAY, "-i", recording.video,
                     "-map", "0:v", "-map", "1:a", "-c", "copy"], tmp_path / "late.mp4")
     assert abs(media.audio_delay(video) - DELAY) < 0.06
+    assert media.probe(video).audio_delay == media.audio_delay(video)
     late = _envelope(media.load_audio(video, 16000, recording.duration + DELAY))
     ref = _envelope(media.load_audio(Path(recording.video), 16000, recording.duration))
     lags = np.arange(250, 351)   # 2.5-3.5 s in 10 ms frames
@@ -60,6 +61,7 @@ def test_sound_that_starts_after_the_picture_is_on_the_files_clock(recording, tm
     assert proc.returncode == 0, proc.stderr
     rc, data, err = query_json(video, "the telescope and the planets in the night sky", "-n", "1",
                                "--no-cut")
+    assert rc == 0, err
     clip = data["clips"][0]
     assert a + DELAY - 0.6 <= clip["start"] and clip["end"] <= b + DELAY + 1.0, (clip, a, b)
     assert cache.load(path).meta["clock"] == media.CLOCK

@@ -41,6 +41,7 @@ class MediaInfo:
     width: int
     height: int
     created: float = 0.0      # the creation_time tag (Unix seconds), 0 when there is none
+    audio_delay: float = 0.0  # s the sound starts after the file (``audio_delay``)
 
 
 def _open(path: Path):
@@ -86,10 +87,14 @@ def audio_delay(path: Path) -> float:
     editor that starts the sound later than the picture writes that on the stream, and
     ffmpeg decodes the sound from its own first sample. 0 without audio."""
     with _open(path) as container:
-        audio = next((s for s in container.streams.audio), None)
-        if audio is None or audio.start_time is None or not audio.time_base:
-            return 0.0
-        return max(0.0, float(audio.start_time * audio.time_base) - _origin(container))
+        return _audio_delay(container)
+
+
+def _audio_delay(container) -> float:
+    audio = next((s for s in container.streams.audio), None)
+    if audio is None or audio.start_time is None or not audio.time_base:
+        return 0.0
+    return max(0.0, float(audio.start_time * audio.time_base) - _origin(container))
 
 
 def probe(path: Path) -> MediaInfo:
@@ -114,7 +119,7 @@ def probe(path: Path) -> MediaInfo:
         info = MediaInfo(str(path), duration, has_video, audio is not None, subs, fps,
                          video.codec_context.width if has_video else 0,
                          video.codec_context.height if has_video else 0,
-                         _creation_time(container))
+                         _creation_time(container), _audio_delay(container))
     if not info.has_video and not info.has_audio:
         raise MediaError("has neither an audio nor a video stream", path=path)
     if info.duration <= 0:

@@ -123,7 +123,7 @@ def plan(video: Path, cfg: Config, req: IndexRequest) -> Plan:
         "speakers": speaker_key(cfg),
         "pauses": audio_stage.PAUSES,   # how pauses are measured
     }
-    if info.has_audio and media.audio_delay(video) >= media.MIN_DELAY:
+    if info.audio_delay >= media.MIN_DELAY:
         expected["clock"] = media.CLOCK  # older caches timed such sound from its first sample
     if caption_file is not None and transcript.has_sound_notes(caption_file):
         expected["caption_notes"] = transcript.NOTES  # older caches kept "[Music]" as words
