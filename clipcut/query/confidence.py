@@ -128,7 +128,7 @@ def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
     if word_vectors is None or not len(word_vectors) or not len(sent_emb):
         return 0.0
     if sent_text is not None:
-        long = np.array([len(tokens(str(t))) >= COHORT_MIN_WORDS for t in sent_text], bool)
+        long = np.array([len(str(t).split()) >= COHORT_MIN_WORDS for t in sent_text], bool)
         if long.any():
             sent_emb = sent_emb[long]
     cohort = _cohort(None)
