@@ -204,6 +204,16 @@ def test_word_shortfall_counts_only_what_the_recording_never_comes_near():
                   for k in (100, 200, 400)]
     assert 0 < shortfalls[0] < shortfalls[1] < shortfalls[2]
     assert confidence.word_shortfall(budget.word_vectors, talk[nearest[:-400]]) == 0.0
+    # one-word fragments ("Buttons?", "Remote.") come as near a lone query word as a sentence
+    # about it would; the cohort holds sentences of 6 words and more, so only those count
+    far = talk[nearest[:-400]]
+    fragments = encoder.model.encode(["Buttons?", "Remote.", "Control."], normalize_embeddings=True)
+    texts = ["a sentence of ordinary meeting talk, six words or more"] * len(far) + \
+        ["Buttons?", "Remote.", "Control."]
+    with_fragments = np.vstack([far, fragments]).astype(np.float32)
+    assert confidence.word_shortfall(remote.word_vectors, with_fragments) == 0.0
+    assert confidence.word_shortfall(remote.word_vectors, with_fragments, texts) == \
+        pytest.approx(shortfalls[2])
     # no words, no sentences, or another space (the multilingual encoder's 384-d is not
     # the cohort's, but a 512-d model is caught): nothing to judge
     assert encoder.encode("what was said?").word_vectors is None

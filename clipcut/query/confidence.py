@@ -32,6 +32,10 @@ COHORT = PACKAGED.with_name("cohort.npy")
 # before ``word_shortfall`` counts it (chosen on train among 0-0.1: most off-topic questions
 # refused at 3 % of real ones left without a clip; README, "Calibrated confidence").
 SHORTFALL_MARGIN = 0.075
+# The cohort's sentences have 6 words or more; ``word_shortfall`` takes the recording's nearest
+# sentence among the same kind. A lone query word embedded by itself comes as near a one-word
+# fragment ("Riot.", "Finance?") as a sentence about it, and an hour of meeting holds hundreds.
+COHORT_MIN_WORDS = 6
 
 # Every signal computed for a clip; a calibration names the ones it uses.
 SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
@@ -108,7 +112,8 @@ def cohort_stats(vector: np.ndarray, adapt=None, space: str = "minilm"
     return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
 
 
-def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray) -> float:
+def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
+                   sent_text=None) -> float:
     """How far the recording stays from the query's words: for each word, how much nearer
     its nearest sentence here comes than the nearest of as many sentences of ordinary
     meeting talk (the cohort's 1 - 1/(n + 1) quantile of similarity, for n sentences);
@@ -118,9 +123,14 @@ def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray) -> flo
     control" in a research meeting); a paraphrase still comes near in meaning where its
     words are never heard. 0 without words or sentences, or in another space than the
     cohort's. ``word_vectors`` and ``sent_emb``: plain sentence embeddings (unit rows), not
-    adapted."""
+    adapted. With ``sent_text``, only sentences of ``COHORT_MIN_WORDS`` words or more count,
+    as in the cohort (all of them when none is that long)."""
     if word_vectors is None or not len(word_vectors) or not len(sent_emb):
         return 0.0
+    if sent_text is not None:
+        long = np.array([len(str(t).split()) >= COHORT_MIN_WORDS for t in sent_text], bool)
+        if long.any():
+            sent_emb = sent_emb[long]
     cohort = _cohort(None)
     if cohort.shape[1] != word_vectors.shape[1] or sent_emb.shape[1] != word_vectors.shape[1]:
         return 0.0
