@@ -40,7 +40,7 @@ COHORT_MIN_WORDS = 6
 # Every signal computed for a clip; a calibration names the ones it uses.
 SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
            "lexical", "coverage", "n_terms", "log_duration", "cohort_z", "cohort_gap",
-           "word_shortfall")
+           "word_shortfall", "long_peak", "broad_match")
 
 
 def stem(word: str) -> str:
@@ -79,6 +79,7 @@ class Recording:
     cohort: tuple[float, float, float]  # mean, std and 99th percentile of the cohort's
     #                                      similarities to the query
     word_shortfall: float = 0.0  # how far the recording stays from the query's words
+    standing: tuple[float, float] = (0.0, 0.0)  # (long_peak, broad_match): ``standing``
 
 
 # The same kind of cohort in the multilingual encoder's (centred) space.
@@ -112,6 +113,13 @@ def cohort_stats(vector: np.ndarray, adapt=None, space: str = "minilm"
     return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
 
 
+def _long(sent_text) -> np.ndarray:
+    """Which sentences are of the cohort's kind (``COHORT_MIN_WORDS`` words or more, counted
+    by whitespace); all of them when none is."""
+    long = np.array([len(str(t).split()) >= COHORT_MIN_WORDS for t in sent_text], bool)
+    return long if long.any() else np.ones(len(long), bool)
+
+
 def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
                    sent_text=None) -> float:
     """How far the recording stays from the query's words: for each word, how much nearer
@@ -128,9 +136,7 @@ def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
     if word_vectors is None or not len(word_vectors) or not len(sent_emb):
         return 0.0
     if sent_text is not None:
-        long = np.array([len(str(t).split()) >= COHORT_MIN_WORDS for t in sent_text], bool)
-        if long.any():
-            sent_emb = sent_emb[long]
+        sent_emb = sent_emb[_long(sent_text)]
     cohort = _cohort(None)
     if cohort.shape[1] != word_vectors.shape[1] or sent_emb.shape[1] != word_vectors.shape[1]:
         return 0.0
@@ -139,15 +145,44 @@ def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
     return max(0.0, -float(np.mean(nearest - usual)) - SHORTFALL_MARGIN)
 
 
+def _best_of(sims: np.ndarray, usual: np.ndarray, k: int) -> float:
+    """The mean of the ``k`` highest of ``sims`` less what the ``k`` highest of as many
+    cohort sentences would average (the cohort's quantiles at 1 - (i + 1/2) / n)."""
+    k = min(k, len(sims))
+    expected = np.quantile(usual, 1.0 - (np.arange(k) + 0.5) / len(sims)).mean()
+    return float(np.sort(sims)[::-1][:k].mean() - expected)
+
+
+def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple[float, float]:
+    """How the recording's best sentences stand against as many sentences of ordinary
+    meeting talk (the cohort), for the query as a whole: ``long_peak``, its 5 best sentences
+    of the cohort's kind against the 5 best of as many cohort sentences, and
+    ``broad_match``, its 20 best sentences against the 20 best of as many cohort sentences
+    (mean similarities). A question about this recording has a few full sentences well
+    above ordinary talk; one from another kind of meeting whose words collide with this one
+    ("product cost" in a hearing on university finances) comes up a little in many
+    sentences at once. (0, 0) without a plain query vector or sentences, or in another space
+    than the cohort's. Plain embeddings (unit rows), not adapted."""
+    if plain is None or not len(sent_emb):
+        return 0.0, 0.0
+    cohort = _cohort(None)
+    if cohort.shape[1] != len(plain) or sent_emb.shape[1] != len(plain):
+        return 0.0, 0.0
+    usual = cohort @ plain
+    sims = sent_emb @ plain
+    return _best_of(sims[_long(sent_text)], usual, 5), _best_of(sims, usual, 20)
+
+
 def recording_stats(sims: np.ndarray, transcript: str, words: tuple[str, ...],
                     duration: float, cohort: tuple[float, float, float],
-                    shortfall: float = 0.0) -> Recording:
+                    shortfall: float = 0.0,
+                    stand: tuple[float, float] = (0.0, 0.0)) -> Recording:
     # a query without content words ("summarize the meeting") misses none of them
     coverage = len(words_in(words, transcript)) / len(words) if words else 1.0
     return Recording(sims, float(np.mean(sims)) if len(sims) else 0.0,
                      float(np.std(sims)) if len(sims) else 0.0,
                      float(np.max(sims)) if len(sims) else 0.0, coverage, duration, words,
-                     cohort, shortfall)
+                     cohort, shortfall, stand)
 
 
 def signals(rec: Recording, first: int, last: int, base: float, region: float, text: str
@@ -162,7 +197,7 @@ def signals(rec: Recording, first: int, last: int, base: float, region: float, t
                      rec.coverage, math.log1p(len(rec.words)),
                      math.log(max(rec.duration, 1.0) / 60.0),
                      (peak - rec.cohort[0]) / rec.cohort[1], peak - rec.cohort[2],
-                     rec.word_shortfall],
+                     rec.word_shortfall, *rec.standing],
                     dtype=np.float64)
 
 

@@ -86,6 +86,9 @@ class EncodedQuery:
     # the query's content words (``query_words``) embedded one by one, as the recording's
     # sentences are (plain sentence embeddings, unit rows): for the ``word_shortfall`` signal
     word_vectors: np.ndarray | None = None
+    # the query embedded plainly as one sentence (mean pooling), as the recording's sentences
+    # are: for the ``standing`` signals of the confidence
+    plain: np.ndarray | None = None
 
 
 def content_mask(tokens: list[str], special: np.ndarray) -> np.ndarray:
@@ -221,7 +224,8 @@ class QueryEncoder:
         word_vectors = np.asarray(self.model.encode(words, normalize_embeddings=True),
                                   dtype=np.float32) if words else None
         return EncodedQuery(text, vector.astype(np.float32), k, tuple(top), weights,
-                            lexical_terms(text), learned=lrn, word_vectors=word_vectors)
+                            lexical_terms(text), learned=lrn, word_vectors=word_vectors,
+                            plain=mean.astype(np.float32))
 
 
 class MultilingualQueryEncoder:

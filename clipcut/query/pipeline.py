@@ -136,7 +136,8 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         sims0, " ".join(idx.sent_text.tolist()), words, idx.duration,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
                                 q.space),
-        confidence.word_shortfall(asked.word_vectors, idx.sent_emb, idx.sent_text))
+        confidence.word_shortfall(asked.word_vectors, idx.sent_emb, idx.sent_text),
+        confidence.standing(asked.plain, idx.sent_emb, idx.sent_text))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
