@@ -36,6 +36,12 @@ SHORTFALL_MARGIN = 0.075
 # sentence among the same kind. A lone query word embedded by itself comes as near a one-word
 # fragment ("Riot.", "Finance?") as a sentence about it, and an hour of meeting holds hundreds.
 COHORT_MIN_WORDS = 6
+# ``standing`` compares the recording's best 2 % of full sentences (at least 5) and best 4 % of
+# all its sentences (at least 10) with as many of the cohort's: a share, so a talk of a few
+# minutes is judged by its few best sentences and an hour-long meeting by its best dozen or
+# two (chosen on train meetings and the short talks written for choosing; README)
+LONG_SHARE, LONG_MIN = 0.02, 5
+BROAD_SHARE, BROAD_MIN = 0.04, 10
 
 # Every signal computed for a clip; a calibration names the ones it uses.
 SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
@@ -155,14 +161,15 @@ def _best_of(sims: np.ndarray, usual: np.ndarray, k: int) -> float:
 
 def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple[float, float]:
     """How the recording's best sentences stand against as many sentences of ordinary
-    meeting talk (the cohort), for the query as a whole: ``long_peak``, its 5 best sentences
-    of the cohort's kind against the 5 best of as many cohort sentences, and
-    ``broad_match``, its 20 best sentences against the 20 best of as many cohort sentences
-    (mean similarities). A question about this recording has a few full sentences well
-    above ordinary talk; one from another kind of meeting whose words collide with this one
-    ("product cost" in a hearing on university finances) comes up a little in many
-    sentences at once. (0, 0) without a plain query vector or sentences, or in another space
-    than the cohort's. Plain embeddings (unit rows), not adapted."""
+    meeting talk (the cohort), for the query as a whole: ``long_peak``, its best 2 % of
+    sentences of the cohort's kind (at least 5) against the best of as many cohort
+    sentences, and ``broad_match``, its best 4 % of all sentences (at least 10) the same way
+    (mean similarities). A question about this recording has full sentences well above
+    ordinary talk; one from another kind of meeting whose words collide with this one
+    ("product cost" in a hearing on university finances) comes up in many sentences at
+    once, fragments among them ("Finance?"). (0, 0) without a plain query vector or
+    sentences, or in another space than the cohort's. Plain embeddings (unit rows), not
+    adapted."""
     if plain is None or not len(sent_emb):
         return 0.0, 0.0
     cohort = _cohort(None)
@@ -170,7 +177,9 @@ def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple
         return 0.0, 0.0
     usual = cohort @ plain
     sims = sent_emb @ plain
-    return _best_of(sims[_long(sent_text)], usual, 5), _best_of(sims, usual, 20)
+    long = sims[_long(sent_text)]
+    return (_best_of(long, usual, max(LONG_MIN, round(LONG_SHARE * len(long)))),
+            _best_of(sims, usual, max(BROAD_MIN, round(BROAD_SHARE * len(sims)))))
 
 
 def recording_stats(sims: np.ndarray, transcript: str, words: tuple[str, ...],
