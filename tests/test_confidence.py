@@ -212,7 +212,8 @@ def test_word_shortfall_counts_only_what_the_recording_never_comes_near():
         ["Buttons?", "Remote.", "Control."]
     with_fragments = np.vstack([far, fragments]).astype(np.float32)
     assert confidence.word_shortfall(remote.word_vectors, with_fragments) == 0.0
-    assert confidence.word_shortfall(remote.word_vectors, with_fragments, texts) == \
+    assert confidence.word_shortfall(remote.word_vectors, with_fragments,
+                                     confidence.full_sentences(texts)) == \
         pytest.approx(shortfalls[2])
     # no words, no sentences, or another space (the multilingual encoder's 384-d is not
     # the cohort's, but a 512-d model is caught): nothing to judge
@@ -257,7 +258,8 @@ def test_standing_sees_full_sentences_above_ordinary_talk():
     def standing(extra):
         emb = np.vstack([talk, encoder.model.encode(extra, normalize_embeddings=True)]) \
             if extra else talk
-        return confidence.standing(query.plain, emb.astype(np.float32), texts + extra)
+        return confidence.standing(query.plain, emb.astype(np.float32),
+                                   confidence.full_sentences(texts + extra))
 
     ordinary, five, twenty, fragments = standing([]), standing(about), standing(about * 4), \
         standing(scraps)
@@ -268,8 +270,8 @@ def test_standing_sees_full_sentences_above_ordinary_talk():
     assert fragments[0] == pytest.approx(ordinary[0])
     assert fragments[1] > ordinary[1] + 0.1
     # no plain vector (the multilingual encoder's queries) or no sentences: nothing to judge
-    assert confidence.standing(None, talk, texts) == (0.0, 0.0)
-    assert confidence.standing(query.plain, talk[:0], []) == (0.0, 0.0)
+    assert confidence.standing(None, talk, confidence.full_sentences(texts)) == (0.0, 0.0)
+    assert confidence.standing(query.plain, talk[:0], np.zeros(0, bool)) == (0.0, 0.0)
 
     cal = confidence.load()
     assert {"long_peak", "broad_match"} <= set(cal.features)

@@ -119,15 +119,16 @@ def cohort_stats(vector: np.ndarray, adapt=None, space: str = "minilm"
     return float(sims.mean()), float(max(sims.std(), 1e-3)), float(np.percentile(sims, 99))
 
 
-def _long(sent_text) -> np.ndarray:
+def full_sentences(sent_text) -> np.ndarray:
     """Which sentences are of the cohort's kind (``COHORT_MIN_WORDS`` words or more, counted
-    by whitespace); all of them when none is."""
+    by whitespace); all of them when none is. Computed once per recording and query, for
+    ``word_shortfall`` and ``standing``."""
     long = np.array([len(str(t).split()) >= COHORT_MIN_WORDS for t in sent_text], bool)
     return long if long.any() else np.ones(len(long), bool)
 
 
 def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
-                   sent_text=None) -> float:
+                   full: np.ndarray | None = None) -> float:
     """How far the recording stays from the query's words: for each word, how much nearer
     its nearest sentence here comes than the nearest of as many sentences of ordinary
     meeting talk (the cohort's 1 - 1/(n + 1) quantile of similarity, for n sentences);
@@ -137,12 +138,12 @@ def word_shortfall(word_vectors: np.ndarray | None, sent_emb: np.ndarray,
     control" in a research meeting); a paraphrase still comes near in meaning where its
     words are never heard. 0 without words or sentences, or in another space than the
     cohort's. ``word_vectors`` and ``sent_emb``: plain sentence embeddings (unit rows), not
-    adapted. With ``sent_text``, only sentences of ``COHORT_MIN_WORDS`` words or more count,
-    as in the cohort (all of them when none is that long)."""
+    adapted. With ``full`` (``full_sentences``), only those sentences count, as the cohort
+    holds only sentences of that kind."""
     if word_vectors is None or not len(word_vectors) or not len(sent_emb):
         return 0.0
-    if sent_text is not None:
-        sent_emb = sent_emb[_long(sent_text)]
+    if full is not None:
+        sent_emb = sent_emb[full]
     cohort = _cohort(None)
     if cohort.shape[1] != word_vectors.shape[1] or sent_emb.shape[1] != word_vectors.shape[1]:
         return 0.0
@@ -159,7 +160,8 @@ def _best_of(sims: np.ndarray, usual: np.ndarray, k: int) -> float:
     return float(np.sort(sims)[::-1][:k].mean() - expected)
 
 
-def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple[float, float]:
+def standing(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarray
+             ) -> tuple[float, float]:
     """How the recording's best sentences stand against as many sentences of ordinary
     meeting talk (the cohort), for the query as a whole: ``long_peak``, its best 2 % of
     sentences of the cohort's kind (at least 5) against the best of as many cohort
@@ -169,7 +171,7 @@ def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple
     ("product cost" in a hearing on university finances) comes up in many sentences at
     once, fragments among them ("Finance?"). (0, 0) without a plain query vector or
     sentences, or in another space than the cohort's. Plain embeddings (unit rows), not
-    adapted."""
+    adapted; ``full``: ``full_sentences``."""
     if plain is None or not len(sent_emb):
         return 0.0, 0.0
     cohort = _cohort(None)
@@ -177,7 +179,7 @@ def standing(plain: np.ndarray | None, sent_emb: np.ndarray, sent_text) -> tuple
         return 0.0, 0.0
     usual = cohort @ plain
     sims = sent_emb @ plain
-    long = sims[_long(sent_text)]
+    long = sims[full]
     return (_best_of(long, usual, max(LONG_MIN, round(LONG_SHARE * len(long)))),
             _best_of(sims, usual, max(BROAD_MIN, round(BROAD_SHARE * len(sims)))))
 

@@ -132,12 +132,13 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         sims0 = sent_emb @ asked.vector
         around0, baseline0 = _region_mean(sims0, mid_s, opt.region), float(np.mean(sims0))
     words = without_function_words(confidence.query_words(q.text), language)
+    full = confidence.full_sentences(idx.sent_text)
     rec = confidence.recording_stats(
         sims0, " ".join(idx.sent_text.tolist()), words, idx.duration,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
                                 q.space),
-        confidence.word_shortfall(asked.word_vectors, idx.sent_emb, idx.sent_text),
-        confidence.standing(asked.plain, idx.sent_emb, idx.sent_text))
+        confidence.word_shortfall(asked.word_vectors, idx.sent_emb, full),
+        confidence.standing(asked.plain, idx.sent_emb, full))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
