@@ -19,12 +19,12 @@ inside the query's answer.
 Model: logistic regression (L2, Newton steps) over standardized signals of
 clipcut.query.confidence.SIGNALS (--features; the default set was chosen by the ablation in
 README), fitted on all clips; the query-level signals (--query-features: word_shortfall,
-long_peak, broad_match) join it with the weight a fit over queries gives them (own queries
-against off-topic ones, beside the best clip's logit); then a last fit of the logit on the
-own queries' clips. The default --min-confidence is chosen on train: the highest floor
-that leaves at most 3 % of the meetings' own queries without a clip. The validation split
-(the shipped encoder on qmsum-val laid out the same way) is only reported: the real
-figures come from scripts/bench_confidence.py over indexed media.
+long_peak, broad_match, profile_match) join it with the weight a fit over queries gives
+them (own queries against off-topic ones, beside the best clip's logit); then a last fit
+of the logit on the own queries' clips. The default --min-confidence is chosen on train:
+the highest floor that leaves at most 3 % of the meetings' own queries without a clip. The
+validation split (the shipped encoder on qmsum-val laid out the same way) is only
+reported: the real figures come from scripts/bench_confidence.py over indexed media.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ FEATURES = ("base", "region", "own", "peak", "peak_gap", "cohort_z", "cohort_gap
 # Signals of the query and recording as a whole (the same for every clip of a query): their
 # weight comes from a fit at the query level (below), where they tell questions about this
 # recording from questions about something else.
-QUERY_FEATURES = ("word_shortfall", "long_peak", "broad_match")
+QUERY_FEATURES = ("word_shortfall", "long_peak", "broad_match", "profile_match")
 OWN_NO_MATCH = 0.03  # the floor may leave at most this share of own queries without a clip
 
 

@@ -282,6 +282,55 @@ def test_standing_sees_full_sentences_above_ordinary_talk():
     assert p[1] > p[0] > p[2]
 
 
+def test_profile_match_follows_what_the_recording_is_about():
+    """Two recordings written here, a design meeting about a remote control and a committee
+    hearing about school funding, and a question from each: a question leans toward the
+    same kinds of meeting talk (cohort sentences) as the recording it belongs to, and away
+    from the other's; the shipped calibration trusts that, and a signal not measured (a
+    short talk's) counts as the train average."""
+    from clipcut.models import load_query_text_model
+    from clipcut.query.encoder import QueryEncoder
+
+    encoder = QueryEncoder(load_query_text_model())
+    design = ["The remote control needs fewer buttons than the one we have now.",
+              "A rubber case would make the remote feel better in the hand.",
+              "Our industrial designer proposed a curved shape with a scroll wheel.",
+              "The battery and the chip set take most of the twelve euro budget.",
+              "Users said they lose the remote, so it should beep when called.",
+              "Marketing wants the company colours on the front of the device.",
+              "A speech recognition chip would cost too much for this product.",
+              "We agreed to present the prototype at the next meeting."]
+    hearing = ["The committee will now take evidence from the education minister.",
+               "Schools in rural areas have lost a fifth of their funding since last year.",
+               "Members asked how the grant for teachers' training will be spent.",
+               "The minister said the budget for school buildings is under review.",
+               "Head teachers wrote to the committee about larger class sizes.",
+               "The report recommends a fairer formula for funding local schools.",
+               "A member questioned the cost of the new qualifications.",
+               "The committee will publish its recommendations in the spring."]
+    rooms = {name: encoder.model.encode(texts, normalize_embeddings=True).astype(np.float32)
+             for name, texts in (("design", design), ("hearing", hearing))}
+    every = np.ones(8, bool)
+    questions = {"design": "the cost of the parts and the buttons of the remote",
+                 "hearing": "what the minister said about money for schools"}
+    match = {(q, room): confidence.profile_match(encoder.encode(text).plain, emb, every)
+             for q, text in questions.items() for room, emb in rooms.items()}
+    for own, other in (("design", "hearing"), ("hearing", "design")):
+        assert match[own, own] > 0.4
+        assert match[own, own] > match[own, other] + 0.3
+    assert confidence.profile_match(None, rooms["design"], every) == 0.0
+
+    cal = confidence.load()
+    assert "profile_match" in cal.features
+    col = confidence.SIGNALS.index("profile_match")
+    x = np.zeros((3, len(confidence.SIGNALS)))
+    x[:, col] = [match["design", "design"], match["design", "hearing"], np.nan]
+    p = cal.probability(x)
+    assert p[0] > p[1]
+    x[2, col] = cal.center[cal.features.index("profile_match")]
+    assert cal.probability(x)[2] == pytest.approx(p[2])
+
+
 def test_shipped_calibration_loads_with_provenance():
     cal = confidence.load()
     assert cal.provenance["data"].startswith("qmsum-train")

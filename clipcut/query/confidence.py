@@ -46,7 +46,7 @@ BROAD_SHARE, BROAD_MIN = 0.04, 10
 # Every signal computed for a clip; a calibration names the ones it uses.
 SIGNALS = ("base", "region", "own", "peak", "own_z", "peak_z", "peak_gap", "mean",
            "lexical", "coverage", "n_terms", "log_duration", "cohort_z", "cohort_gap",
-           "word_shortfall", "long_peak", "broad_match")
+           "word_shortfall", "long_peak", "broad_match", "profile_match")
 
 
 def stem(word: str) -> str:
@@ -86,6 +86,7 @@ class Recording:
     #                                      similarities to the query
     word_shortfall: float = 0.0  # how far the recording stays from the query's words
     standing: tuple[float, float] = (0.0, 0.0)  # (long_peak, broad_match): ``standing``
+    profile_match: float = 0.0  # ``profile_match``
 
 
 # The same kind of cohort in the multilingual encoder's (centred) space.
@@ -184,16 +185,39 @@ def standing(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarray
             _best_of(sims, usual, max(BROAD_MIN, round(BROAD_SHARE * len(sims)))))
 
 
+def profile_match(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarray
+                  ) -> float:
+    """Whether the query points where the recording as a whole points, among the ways
+    ordinary meeting talk varies: the correlation, over the cohort's sentences, of their
+    similarities to the query and to the recording's mean full sentence (all its sentences
+    when none is full). A question about this recording, or about what such recordings
+    discuss, leans toward the same cohort sentences as the recording does; one from another
+    kind of meeting whose words collide with a few of its sentences leans elsewhere. How
+    much a query sounds like meeting talk at all (its mean similarity to the cohort) is taken
+    out, so this is no prior on the kind of question. 0 without a plain query vector or
+    sentences, or in another space than the cohort's."""
+    if plain is None or not len(sent_emb):
+        return 0.0
+    cohort = _cohort(None)
+    if cohort.shape[1] != len(plain) or sent_emb.shape[1] != len(plain):
+        return 0.0
+    centre = sent_emb[full].mean(0) if full.any() else sent_emb.mean(0)
+    to_query, to_recording = cohort @ plain, cohort @ centre
+    return float(np.corrcoef(to_query, to_recording)[0, 1]) \
+        if to_query.std() > 0 and to_recording.std() > 0 else 0.0
+
+
 def recording_stats(sims: np.ndarray, transcript: str, words: tuple[str, ...],
                     duration: float, cohort: tuple[float, float, float],
                     shortfall: float = 0.0,
-                    stand: tuple[float, float] = (0.0, 0.0)) -> Recording:
+                    stand: tuple[float, float] = (0.0, 0.0),
+                    profile: float = 0.0) -> Recording:
     # a query without content words ("summarize the meeting") misses none of them
     coverage = len(words_in(words, transcript)) / len(words) if words else 1.0
     return Recording(sims, float(np.mean(sims)) if len(sims) else 0.0,
                      float(np.std(sims)) if len(sims) else 0.0,
                      float(np.max(sims)) if len(sims) else 0.0, coverage, duration, words,
-                     cohort, shortfall, stand)
+                     cohort, shortfall, stand, profile)
 
 
 def signals(rec: Recording, first: int, last: int, base: float, region: float, text: str
@@ -208,7 +232,7 @@ def signals(rec: Recording, first: int, last: int, base: float, region: float, t
                      rec.coverage, math.log1p(len(rec.words)),
                      math.log(max(rec.duration, 1.0) / 60.0),
                      (peak - rec.cohort[0]) / rec.cohort[1], peak - rec.cohort[2],
-                     rec.word_shortfall, *rec.standing],
+                     rec.word_shortfall, *rec.standing, rec.profile_match],
                     dtype=np.float64)
 
 
@@ -224,8 +248,10 @@ class Calibrator:
     provenance: dict
 
     def probability(self, signals: np.ndarray) -> np.ndarray:
-        """P(relevant) of each row of ``signals`` (all of ``SIGNALS``, in order)."""
+        """P(relevant) of each row of ``signals`` (all of ``SIGNALS``, in order); a signal
+        not measured (nan) counts as its average on train."""
         x = np.atleast_2d(signals)[:, [SIGNALS.index(f) for f in self.features]]
+        x = np.where(np.isnan(x), self.center, x)
         return 1.0 / (1.0 + np.exp(-(((x - self.center) / self.scale) @ self.coef + self.bias)))
 
 

@@ -138,7 +138,10 @@ def rank_spans(idx: Index, q: EncodedQuery, opt: QueryOptions,
         confidence.cohort_stats(asked.vector, q.learned.adapt_text if q.learned else None,
                                 q.space),
         confidence.word_shortfall(asked.word_vectors, idx.sent_emb, full),
-        confidence.standing(asked.plain, idx.sent_emb, full))
+        confidence.standing(asked.plain, idx.sent_emb, full),
+        # a talk of a few minutes on several subjects has no one way it points: unmeasured
+        confidence.profile_match(asked.plain, idx.sent_emb, full)
+        if idx.duration >= opt.short else float("nan"))
     out = []
     for j in top:
         a, b = wins[j, 0] - opt.extend, wins[j, 1] + opt.extend
