@@ -307,7 +307,7 @@ def query(target: Path = typer.Argument(..., metavar="TARGET", help="A recording
           min_len: Optional[float] = typer.Option(None, "--min-len", help="Shortest clip, s."),
           max_len: Optional[float] = typer.Option(None, "--max-len", help="Longest clip, s."),
           pad: Optional[float] = typer.Option(None, "--pad", help="Padding into surrounding pauses, s."),
-          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.346, and min_confidence_other, 0.335, for recordings in other languages). No clip left: exit 1."),
+          min_confidence: Optional[float] = typer.Option(None, "--min-confidence", "--threshold", help="Drop clips less likely than this to answer the query (0-1; default [query] min_confidence, 0.344, and min_confidence_other, 0.335, for recordings in other languages). No clip left: exit 1."),
           keep_weak: bool = typer.Option(False, "--all", help="Keep the clips the default leaves out (under --min-confidence; in a recording shorter than [query] short, 7.5 minutes, clips that do not stand out half as far as its best one), marked weak, up to -n; the exit code still says whether one reached the floor."),
           export: List[Path] = typer.Option([], "--export", metavar="FILE", help="Write the clips as an editor timeline: .otio, .edl (CMX 3600), .xml (Final Cut 7 / Premiere / Resolve) or .fcpxml (Final Cut Pro); repeat for several."),
           reel: Optional[Path] = typer.Option(None, "--reel", metavar="FILE.mp4", help="Join the clips into one MP4 with a chapter per clip."),

@@ -70,6 +70,14 @@ def offtopic_list(path: Path) -> list[str]:
     return [s.strip() for s in path.read_text().splitlines() if s.strip() and s[0] != "#"]
 
 
+def measured(data: dict) -> dict:
+    """``data`` with every signal not measured (nan) at its column's average."""
+    X = data["X"]
+    if np.isnan(X).any():
+        data = {**data, "X": np.where(np.isnan(X), np.nanmean(X, axis=0), X)}
+    return data
+
+
 def relevant(span: tuple[float, float], merged_gt: list) -> bool:
     """The benchmark's relevance: at least half of the clip inside the answer."""
     return SCORE.inside(span, merged_gt) >= 0.5 * (span[1] - span[0])
@@ -272,9 +280,12 @@ def main() -> int:
             scorers = {"train": lambda m: folds[m % len(folds)], "val": lambda m: shipped}
 
     def signals_of(split: str) -> dict:
-        """The split's collected signals (or those saved by --dump, with --signals)."""
+        """The split's collected signals (or those saved by --dump, with --signals); a signal
+        not measured (``profile_match`` of a meeting shorter than [query] short) counts as
+        its average, as the calibration counts it on new recordings."""
         if scorers is None:
-            return dict(np.load(args.signals.with_name(f"{args.signals.name}-{split}.npz")))
+            return measured(dict(np.load(
+                args.signals.with_name(f"{args.signals.name}-{split}.npz"))))
         files = sorted(getattr(args, split).glob("*.json"))
         if args.every > 1:
             if not args.multilingual and split == "train":
@@ -283,7 +294,7 @@ def main() -> int:
         data = collect(files, scorers[split], args, cfg, bm, tmodel, written)
         if args.dump:
             np.savez(args.dump.with_name(f"{args.dump.name}-{split}.npz"), **data)
-        return data
+        return measured(data)
 
     train = signals_of("train")
     log(f"train: {len(train['kinds'])} queries, {len(train['y'])} clips, "
