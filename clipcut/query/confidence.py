@@ -161,6 +161,15 @@ def _best_of(sims: np.ndarray, usual: np.ndarray, k: int) -> float:
     return float(np.sort(sims)[::-1][:k].mean() - expected)
 
 
+def _plain_cohort(plain: np.ndarray | None, sent_emb: np.ndarray) -> np.ndarray | None:
+    """The cohort, when the plain query vector and the sentences are in its space (None
+    without a plain vector or sentences, or in another space)."""
+    if plain is None or not len(sent_emb):
+        return None
+    cohort = _cohort(None)
+    return cohort if cohort.shape[1] == len(plain) == sent_emb.shape[1] else None
+
+
 def standing(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarray
              ) -> tuple[float, float]:
     """How the recording's best sentences stand against as many sentences of ordinary
@@ -173,10 +182,8 @@ def standing(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarray
     once, fragments among them ("Finance?"). (0, 0) without a plain query vector or
     sentences, or in another space than the cohort's. Plain embeddings (unit rows), not
     adapted; ``full``: ``full_sentences``."""
-    if plain is None or not len(sent_emb):
-        return 0.0, 0.0
-    cohort = _cohort(None)
-    if cohort.shape[1] != len(plain) or sent_emb.shape[1] != len(plain):
+    cohort = _plain_cohort(plain, sent_emb)
+    if cohort is None:
         return 0.0, 0.0
     usual = cohort @ plain
     sims = sent_emb @ plain
@@ -189,20 +196,17 @@ def profile_match(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarr
                   ) -> float:
     """Whether the query points where the recording as a whole points, among the ways
     ordinary meeting talk varies: the correlation, over the cohort's sentences, of their
-    similarities to the query and to the recording's mean full sentence (all its sentences
-    when none is full). A question about this recording, or about what such recordings
+    similarities to the query and to the recording's mean full sentence (``full``:
+    ``full_sentences``, all of them when none is full). A question about this recording, or about what such recordings
     discuss, leans toward the same cohort sentences as the recording does; one from another
     kind of meeting whose words collide with a few of its sentences leans elsewhere. How
     much a query sounds like meeting talk at all (its mean similarity to the cohort) is taken
     out, so this is no prior on the kind of question. 0 without a plain query vector or
     sentences, or in another space than the cohort's."""
-    if plain is None or not len(sent_emb):
+    cohort = _plain_cohort(plain, sent_emb)
+    if cohort is None:
         return 0.0
-    cohort = _cohort(None)
-    if cohort.shape[1] != len(plain) or sent_emb.shape[1] != len(plain):
-        return 0.0
-    centre = sent_emb[full].mean(0) if full.any() else sent_emb.mean(0)
-    to_query, to_recording = cohort @ plain, cohort @ centre
+    to_query, to_recording = cohort @ plain, cohort @ sent_emb[full].mean(0)
     return float(np.corrcoef(to_query, to_recording)[0, 1]) \
         if to_query.std() > 0 and to_recording.std() > 0 else 0.0
 
