@@ -202,7 +202,8 @@ def search(target: str | Path, query: str, cfg: Config, n: int = 5,
     calibrator = confidence.load(cfg.query.confidence_weights)
     if any(multilingual(i) for i in indexes):  # calibrated in the multilingual space
         calibrator = {"minilm": calibrator,
-                      "e5": confidence.load(str(confidence.PACKAGED_MULTILINGUAL))}
+                      "e5": confidence.load(str(confidence.PACKAGED_MULTILINGUAL)),
+                      "e5-short": confidence.load(str(confidence.PACKAGED_MULTILINGUAL_SHORT))}
     clips = qpipe.select_clips(ranked, cfg.query, n, calibrator, keep_weak, speaker)
     return SearchResult(query, semantic, prior.phrase if prior else "", q.k, q.tokens, q.weights,
                         clips, {i.meta["video"]: bool(i.meta["has_video"]) for i in indexes},

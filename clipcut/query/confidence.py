@@ -24,6 +24,9 @@ from .encoder import query_words  # noqa: F401  (re-exported: the words signals 
 PACKAGED = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
 # The same model fitted in the multilingual encoder's space (recordings in other languages).
 PACKAGED_MULTILINGUAL = PACKAGED.with_name("confidence-e5.json")
+# ... and for recordings in that space shorter than ``[query] short``, fitted on generated
+# talks in other languages (``scripts/train_talk_confidence.py``).
+PACKAGED_MULTILINGUAL_SHORT = PACKAGED.with_name("confidence-e5-short.json")
 # A cohort of 2,106 sentences of qmsum-train meetings (13 per meeting, 6 words or more; MiniLM
 # embeddings, fp16): how well the query matches ordinary meeting talk, to judge how far above
 # that the recording's best match stands (cohort score normalization).

@@ -226,6 +226,14 @@ def text_space(idx: Index) -> str:
     return idx.meta.get("text_encoder", "minilm")
 
 
+def calibration_of(r: Ranked, opt: QueryOptions) -> str:
+    """Which calibration judges a span's clips: its text space's, or for a recording in the
+    multilingual space shorter than ``opt.short`` the one fitted on talks of that kind
+    ("e5-short"): the multilingual one is fitted on hour-long English meetings."""
+    space = text_space(r.index)
+    return "e5-short" if space == "e5" and r.index.duration < opt.short else space
+
+
 def floor_of(r: Ranked, opt: QueryOptions) -> float:
     """The confidence floor of a span's recording: each text space's calibration chose its
     own on train (the share of real questions left without a clip)."""
@@ -293,7 +301,8 @@ def _choose(ranked: list[Ranked], opt: QueryOptions, n: int,
     going on, not a neighbouring subject. With ``fill`` (and ``keep_weak``), a list still
     short of ``n`` is filled with the others, marked ``carried`` (chosen after the rest,
     listed by score as they are).
-    ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations."""
+    ``calibrator`` may map text spaces ("minilm", "e5") to their calibrations, and "e5-short"
+    to the one for short recordings in the multilingual space (``calibration_of``)."""
     ranked = sorted(ranked, key=lambda r: (-r.score, r.video, r.start))
     best_own = max((r.own for r in ranked), default=0.0)
     best_z: dict[str, float] = {}  # per recording: how far its clips so far stand out
@@ -315,7 +324,8 @@ def _choose(ranked: list[Ranked], opt: QueryOptions, n: int,
             return
         text = " ".join(r.index.sent_text[r.first:r.last + 1].tolist()) if r.first >= 0 else ""
         x = confidence.signals(r.rec, r.first, r.last, r.score - r.fitted, r.region, text)
-        cal = calibrator.get(text_space(r.index)) if isinstance(calibrator, dict) else calibrator
+        cal = calibrator.get(calibration_of(r, opt)) if isinstance(calibrator, dict) \
+            else calibrator
         p = float(cal.probability(x)[0]) if cal is not None else float("nan")
         z = float(x[confidence.SIGNALS.index("own_z")])
         weak = carried or p < floor_of(r, opt) or not stands_out(r, z, best_z.get(r.video), opt)
