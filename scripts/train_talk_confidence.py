@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_confidence import fit_logistic, reliability  # noqa: E402
+from train_confidence import fit_logistic, relevant, reliability  # noqa: E402
 from train_encoder import git_commit  # noqa: E402
 
 from clipcut import cache, models, synth  # noqa: E402
@@ -67,11 +67,6 @@ def build(work: Path, talk: dict) -> tuple[Path, dict]:
     return video, json.loads(manifest.read_text())["topics"]
 
 
-def inside(span: tuple[float, float], topic: tuple[float, float]) -> bool:
-    overlap = max(0.0, min(span[1], topic[1]) - max(span[0], topic[0]))
-    return overlap >= 0.5 * (span[1] - span[0])
-
-
 def collect(work: Path, doc: dict, cfg) -> dict:
     """Signals and labels of the 10 selected clips of every query of every talk."""
     encoder = MultilingualQueryEncoder(models.load_multilingual_text_model())
@@ -90,8 +85,8 @@ def collect(work: Path, doc: dict, cfg) -> dict:
             ranked = rank_spans(idx, encoder.encode(text, visual_on=False), cfg.query, None)
             for c in choose(ranked, cfg.query, 10, None, keep_weak=True):
                 X.append(c.signals)
-                y.append(topic is not None and inside((c.ranked.start, c.ranked.end),
-                                                      topics[topic]))
+                y.append(topic is not None and relevant((c.ranked.start, c.ranked.end),
+                                                        [tuple(topics[topic])]))
                 owner.append(len(kinds))
             kinds.append(kind)
         log(f"{talk['name']}: {len(X)} clips so far")
