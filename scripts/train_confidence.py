@@ -109,6 +109,15 @@ def query_plan(files: list[Path], layouts: list[dict], written: list[str], per_o
     return plan
 
 
+def query_clips(idx, encoded, cfg, gt: list) -> list[tuple[np.ndarray, bool]]:
+    """The signals of the 10 clips the command selects with ``--all`` for an encoded query,
+    each with whether it is relevant to the answer spans ``gt`` (merged; empty for an
+    off-topic query)."""
+    ranked = rank_spans(idx, encoded, cfg.query, None)
+    return [(c.signals, relevant((c.ranked.start, c.ranked.end), gt))
+            for c in choose(ranked, cfg.query, 10, None, keep_weak=True)]
+
+
 def collect(files: list[Path], encoders, args, cfg, bm, tmodel, written: list[str]) -> dict:
     """Signals, labels and owners of the 10 selected clips of every planned query."""
     layouts = [meeting_layout(f, bm) for f in files]
@@ -119,11 +128,10 @@ def collect(files: list[Path], encoders, args, cfg, bm, tmodel, written: list[st
         idx = layout_index(f.stem, lay, tmodel, cfg, store)
         enc = encoders(m)
         for q in qs:
-            ranked = rank_spans(idx, enc.encode(q["text"], visual_on=False), cfg.query, None)
-            for c in choose(ranked, cfg.query, 10, None, keep_weak=True):
-                r = c.ranked
-                X.append(c.signals)
-                y.append(relevant((r.start, r.end), q["gt"]))
+            for signals, rel in query_clips(idx, enc.encode(q["text"], visual_on=False), cfg,
+                                            q["gt"]):
+                X.append(signals)
+                y.append(rel)
                 owner.append(len(kinds))
             kinds.append(q["kind"])
             texts.append(q["text"])

@@ -36,14 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_confidence import fit_logistic, relevant, reliability  # noqa: E402
+from train_confidence import fit_logistic, query_clips, reliability, top_confidence  # noqa: E402
 from train_encoder import git_commit  # noqa: E402
 
 from clipcut import cache, models, synth  # noqa: E402
 from clipcut.config import load_config  # noqa: E402
 from clipcut.query import confidence  # noqa: E402
 from clipcut.query.encoder import MultilingualQueryEncoder  # noqa: E402
-from clipcut.query.pipeline import choose, rank_spans  # noqa: E402
 
 TALKS = ROOT / "scripts" / "data" / "talks-multilingual.json"
 CLIPCUT = str(Path(sys.executable).with_name("clipcut"))
@@ -82,11 +81,10 @@ def collect(work: Path, doc: dict, cfg) -> dict:
             [(q, None, "other-en") for other in doc["talks"] if other is not talk
              for q in other["queries_en"].values()]
         for text, topic, kind in asked:
-            ranked = rank_spans(idx, encoder.encode(text, visual_on=False), cfg.query, None)
-            for c in choose(ranked, cfg.query, 10, None, keep_weak=True):
-                X.append(c.signals)
-                y.append(topic is not None and relevant((c.ranked.start, c.ranked.end),
-                                                        [tuple(topics[topic])]))
+            gt = [tuple(topics[topic])] if topic else []
+            for signals, rel in query_clips(idx, encoder.encode(text), cfg, gt):
+                X.append(signals)
+                y.append(rel)
                 owner.append(len(kinds))
             kinds.append(kind)
         log(f"{talk['name']}: {len(X)} clips so far")
@@ -122,8 +120,7 @@ def main() -> int:
     for r in rows:
         log(f"  {r[0]}: {r[1]:4d} clips, confidence {r[2]:.3f}, relevant {r[3]:.3f}")
     floor = cfg.query.min_confidence_other
-    best = np.zeros(len(data["kinds"]))
-    np.maximum.at(best, data["owner"], p)
+    best = top_confidence(p, data["owner"], len(data["kinds"]))
     for kind in KINDS:
         sel = data["kinds"] == kind
         log(f"  {kind}: {int((best[sel] >= floor).sum())}/{int(sel.sum())} with a clip at "

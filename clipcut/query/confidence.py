@@ -200,9 +200,10 @@ def profile_match(plain: np.ndarray | None, sent_emb: np.ndarray, full: np.ndarr
     """Whether the query points where the recording as a whole points, among the ways
     ordinary meeting talk varies: the correlation, over the cohort's sentences, of their
     similarities to the query and to the recording's mean full sentence (``full``:
-    ``full_sentences``, all of them when none is full). A question about this recording, or about what such recordings
-    discuss, leans toward the same cohort sentences as the recording does; one from another
-    kind of meeting whose words collide with a few of its sentences leans elsewhere. How
+    ``full_sentences``, all of them when none is full). A question about this recording, or
+    about what such recordings discuss, leans toward the same cohort sentences as the
+    recording does; one from another kind of meeting whose words collide with a few of its
+    sentences leans elsewhere. How
     much a query sounds like meeting talk at all (its mean similarity to the cohort) is taken
     out, so this is no prior on the kind of question. 0 without a plain query vector or
     sentences, or in another space than the cohort's."""
